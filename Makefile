@@ -1,0 +1,101 @@
+# Makefile - builds libnvmm, toyvirt, smallkern, nvmmctl, tests and benchmarks
+# into $(B) (default build/).  GNU make.
+#
+#   make            everything
+#   make check      build and run the test suite (normal build)
+#   make demo       run toyvirt on smallkern
+#   make bench      run the benchmarks
+#   make CC=clang   build with clang
+
+CC	?= cc
+B	?= build
+SAN	?=
+
+SOVERSION	= 0
+SOMINOR		= 0.1
+SONAME		= libnvmm.so.$(SOVERSION)
+
+WARN	= -Wall -Wextra -Werror
+CFLAGS	?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -Iinclude -D_GNU_SOURCE
+ifeq ($(SAN),1)
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	      -fno-sanitize-recover=all
+SAN_LDFLAGS = -fsanitize=address,undefined
+endif
+LDLIBS	= -lpthread
+
+LIB_SRCS	= $(wildcard lib/*.c)
+LIB_OBJS	= $(LIB_SRCS:%.c=$(B)/%.o)
+LIB_PIC_OBJS	= $(LIB_SRCS:%.c=$(B)/pic/%.o)
+
+TOYVIRT_SRCS	= $(wildcard toyvirt/*.c)
+TOOLS_SRCS	= $(wildcard tools/*.c)
+
+TEST_COMMON	= $(filter-out tests/t_%,$(wildcard tests/*.c))
+TEST_COMMON_OBJS = $(TEST_COMMON:%.c=$(B)/%.o)
+TEST_SRCS	= $(wildcard tests/t_*.c)
+TEST_BINS	= $(TEST_SRCS:tests/%.c=$(B)/tests/%)
+
+PROGRAMS = $(B)/toyvirt $(B)/nvmmctl $(B)/smallkern
+
+.PHONY: all lib check demo bench clean tests
+all: lib $(PROGRAMS) tests
+
+lib: $(B)/libnvmm.a $(B)/libnvmm.so
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ilib -MMD -MP -c $< -o $@
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(B)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libnvmm.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libnvmm.so.$(SOVERSION).$(SOMINOR): $(LIB_PIC_OBJS) lib/libnvmm.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libnvmm.map \
+		-Wl,-z,defs -Wl,-z,now -Wl,-z,relro \
+		$(SAN_LDFLAGS) -o $@ $(LIB_PIC_OBJS) $(LDLIBS)
+
+$(B)/libnvmm.so: $(B)/libnvmm.so.$(SOVERSION).$(SOMINOR)
+	ln -sf libnvmm.so.$(SOVERSION).$(SOMINOR) $(B)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# Programs link the static library: they run from build/ without setup.
+$(B)/toyvirt: $(TOYVIRT_SRCS:%.c=$(B)/%.o) $(B)/libnvmm.a
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/nvmmctl: $(TOOLS_SRCS:%.c=$(B)/%.o) $(B)/libnvmm.a
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Tests: tests/t_NAME.c, plus tests/t_NAME_guest.S when present, plus the
+# common helpers tests/*.c; linked against the static library.
+tests: $(TEST_BINS)
+
+.SECONDEXPANSION:
+$(B)/tests/t_%: $(B)/tests/t_%.o $$(patsubst %.S,$(B)/%.o,$$(wildcard tests/t_$$*_guest.S)) \
+		$(TEST_COMMON_OBJS) $(B)/libnvmm.a
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# smallkern has its own freestanding rules.
+-include smallkern/smallkern.mk
+-include bench/bench.mk
+
+check: all
+	@sh tests/run.sh $(B)
+
+demo: all
+	$(B)/toyvirt $(B)/smallkern
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,47 @@
+/* x86_decode.h - the little x86 decoding libnvmm needs to fill exit fields. */
+
+#ifndef _NVMM_X86_DECODE_H_
+#define _NVMM_X86_DECODE_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Default operand/address size of the code segment, in bytes. */
+#define X86_MODE_16	2
+#define X86_MODE_32	4
+#define X86_MODE_64	8
+
+/* An IN, OUT, INS or OUTS instruction, decoded. */
+struct x86_insn_io {
+	uint8_t len;		/* total length, prefixes included */
+	bool in;		/* IN/INS */
+	bool str;		/* INS/OUTS */
+	bool rep;		/* F3 or F2 prefix present */
+	int8_t seg;		/* string source segment (NVMM_X64_SEG_*): the
+				   override, else DS for OUTS, ES for INS;
+				   -1 for non-string forms */
+	uint8_t address_size;	/* 2, 4 or 8 */
+	uint8_t operand_size;	/* 1, 2 or 4 */
+	bool imm_port;		/* port is an imm8 (E4-E7) */
+	uint8_t port;		/* that imm8 */
+};
+
+/*
+ * Decodes the I/O instruction at bytes[0..n), with mode one of X86_MODE_*.
+ * Legacy prefixes (66 67 F2 F3 F0 2E 36 3E 26 64 65) in any number and
+ * order, then a REX prefix in 64-bit mode only, then one of E4-E7, EC-EF,
+ * 6C-6F.  Returns 0 and fills *out, or -1 if the bytes are not such an
+ * instruction or n is too short.  Never reads past bytes[n-1].
+ */
+int x86_decode_io(const uint8_t *bytes, size_t n, int mode,
+    struct x86_insn_io *out);
+
+/*
+ * Decodes RDMSR (0F 32) or WRMSR (0F 30) with optional legacy/REX
+ * prefixes.  Returns 0 with *len and *is_write, or -1.
+ */
+int x86_decode_msr(const uint8_t *bytes, size_t n, int mode, uint8_t *len,
+    bool *is_write);
+
+#endif
