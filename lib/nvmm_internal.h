@@ -1,0 +1,152 @@
+/* nvmm_internal.h - libnvmm's private objects and the backend hook table. */
+
+#ifndef _NVMM_INTERNAL_H_
+#define _NVMM_INTERNAL_H_
+
+#include <nvmm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "nvmm_registry.h"
+
+#define NVMM_MAX_VCPUS		256
+#define NVMM_MAX_RAM		0x2000000000ULL		/* 128 GiB */
+#define NVMM_MAX_HVAS		32
+#define NVMM_CPUID_MAXOPS	32
+#define NVMM_PAGE_SIZE		4096ULL
+
+#define nvmm_container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* -------------------------------------------------------------------------
+ * Objects.
+ * ------------------------------------------------------------------------- */
+
+/* A guest-physical range given to the guest by nvmm_gpa_map(). */
+struct nvmm_area {
+	gpaddr_t gpa;
+	uintptr_t hva;
+	size_t size;
+	int prot;		/* mmap PROT_* as given */
+	nvmm_prot_t nprot;	/* the same as NVMM_PROT_* */
+	int slot;		/* backend slot, -1 when nothing is mapped */
+};
+
+/* A host range registered by nvmm_hva_map(). */
+struct nvmm_hva {
+	uintptr_t hva;
+	size_t size;
+};
+
+struct nvmm_mach_priv {
+	nvmm_machid_t machid;
+	bool registered;	/* machid comes from the host-wide registry */
+	time_t ctime;		/* creation time, for nvmm_ctl() */
+	unsigned int fork_gen;	/* nvmm_fork_gen when created */
+
+	/* Memory: readers are the assists and translations. */
+	pthread_rwlock_t mem_lock;
+	struct nvmm_area *areas;
+	size_t nareas;
+	size_t areas_cap;
+	struct nvmm_hva hvas[NVMM_MAX_HVAS];
+	size_t nhvas;
+
+	/* VCPUs, indexed by id; creation and destruction take vcpu_lock. */
+	pthread_mutex_t vcpu_lock;
+	struct nvmm_vcpu_priv *_Atomic vcpus[NVMM_MAX_VCPUS];
+	uint32_t nvcpus;
+
+	void *be;		/* backend machine */
+};
+
+struct nvmm_cpuid_conf {
+	uint32_t leaf;
+	uint32_t set[4];	/* eax, ebx, ecx, edx */
+	uint32_t del[4];
+};
+
+/*
+ * The machine-independent part of a VCPU.  The backend embeds it in its
+ * own VCPU object.  state/event/exit/stop are what the client's
+ * struct nvmm_vcpu points to.
+ */
+struct nvmm_vcpu_priv {
+	struct nvmm_x64_state state __attribute__((__aligned__(64)));
+	struct nvmm_x86_event event;
+	struct nvmm_x86_exit exit;
+	volatile int stop;
+	_Atomic int event_pending;	/* nvmm_vcpu_inject() was called */
+
+	nvmm_cpuid_t cpuid;
+	struct nvmm_mach_priv *mach;
+
+	struct nvmm_cpuid_conf cpuid_conf[NVMM_CPUID_MAXOPS];
+	size_t ncpuid_conf;
+	bool tpr_exit;
+};
+
+/* -------------------------------------------------------------------------
+ * The backend: everything that talks to the host hypervisor.
+ * ------------------------------------------------------------------------- */
+
+struct nvmm_backend {
+	const char *name;
+	int (*init)(void);
+	void (*capability)(struct nvmm_capability *);
+
+	int (*machine_create)(struct nvmm_mach_priv *);
+	void (*machine_destroy)(struct nvmm_mach_priv *);
+
+	int (*vcpu_create)(struct nvmm_mach_priv *, nvmm_cpuid_t,
+	    struct nvmm_vcpu_priv **);
+	void (*vcpu_destroy)(struct nvmm_mach_priv *, struct nvmm_vcpu_priv *);
+	/* Applies the CPUID/TPR configuration after the front end checked it. */
+	int (*vcpu_conf_changed)(struct nvmm_vcpu_priv *);
+	int (*vcpu_getstate)(struct nvmm_vcpu_priv *, uint64_t flags);
+	void (*vcpu_setstate)(struct nvmm_vcpu_priv *, uint64_t flags);
+	int (*vcpu_run)(struct nvmm_vcpu_priv *);
+	/* Async-signal-safe: make a running VCPU leave guest mode soon. */
+	void (*vcpu_kick)(struct nvmm_vcpu_priv *);
+	int (*assist_io)(struct nvmm_machine *, struct nvmm_vcpu *,
+	    struct nvmm_vcpu_priv *);
+	int (*assist_mem)(struct nvmm_machine *, struct nvmm_vcpu *,
+	    struct nvmm_vcpu_priv *);
+	/* Fills the paging registers for a page walk, without a system call
+	   when the backend can. */
+	int (*vcpu_paging)(struct nvmm_vcpu_priv *, uint64_t *cr0,
+	    uint64_t *cr3, uint64_t *cr4, uint64_t *efer);
+
+	int (*gpa_map)(struct nvmm_mach_priv *, struct nvmm_area *);
+	int (*gpa_unmap)(struct nvmm_mach_priv *, struct nvmm_area *);
+};
+
+extern const struct nvmm_backend nvmm_kvm_x86_64;
+
+/* -------------------------------------------------------------------------
+ * Front-end services for the backend (lib/nvmm_mem.c).
+ * ------------------------------------------------------------------------- */
+
+/* Pushes nvcpus and the registered RAM to the registry. */
+void nvmm_mach_update_registry(struct nvmm_mach_priv *);
+
+/* Looks a machine up for the memory functions (nvmm.c). */
+struct nvmm_mach_priv *nvmm_mach_lookup(struct nvmm_machine *);
+struct nvmm_vcpu_priv *nvmm_vcpu_lookup(struct nvmm_machine *,
+    struct nvmm_vcpu *, struct nvmm_mach_priv **);
+extern const struct nvmm_backend *nvmm_be;
+
+/* Copies guest RAM at gpa; 0, or -1 if not entirely inside one area. */
+int nvmm_mem_read_phys(struct nvmm_mach_priv *, gpaddr_t gpa, void *buf,
+    size_t len);
+
+/*
+ * Reads up to len bytes of guest memory at a linear address, through the
+ * VCPU's page tables and guest RAM only (never MMIO).  Returns the number
+ * of bytes read (stops at the first page it cannot read).
+ */
+size_t nvmm_mem_read_linear(struct nvmm_mach_priv *, struct nvmm_vcpu_priv *,
+    gvaddr_t gva, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,1870 @@
+/* nvmm_kvm_x86_64.c - the Linux KVM backend of libnvmm for x86-64. */
+
+/*
+ * How NVMM maps onto KVM, in short (nvmm-api.md section 12, kvm-host.md):
+ *
+ * - One KVM VM per machine, no in-kernel irqchip; one KVM VCPU per VCPU,
+ *   with the NVMM VCPU id as KVM vcpu id.
+ * - State: GPRS, SEGS, most of CRS, EFER and the interrupt state travel
+ *   through KVM's SYNC_REGS area of kvm_run, so reading and writing them
+ *   at an exit costs no ioctl.  Only what the client changed is written
+ *   back, right before the next KVM_RUN.  DRS, the other MSRs, XCR0 and
+ *   the FPU use ioctls, on demand.
+ * - Events are written into the synced kvm_vcpu_events as well.
+ * - KVM decodes and completes I/O and MMIO instructions itself.  The
+ *   assists hand KVM's data to the client's callbacks and then let KVM
+ *   finish the instruction with a KVM_RUN that has immediate_exit set (it
+ *   returns EINTR without entering the guest).
+ * - RDMSR/WRMSR exits are completed the same way as soon as they happen,
+ *   and the registers are then rewound, so that the client sees NVMM's
+ *   model: RIP on the instruction, complete it by setting RIP = npc.
+ * - A private signal kicks a VCPU thread out of KVM_RUN for
+ *   nvmm_vcpu_stop() and nvmm_vcpu_inject() from other threads.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "nvmm_internal.h"
+#include "x86_decode.h"
+
+/* -------------------------------------------------------------------------
+ * Architectural constants.
+ * ------------------------------------------------------------------------- */
+
+#define MSR_TSC			0x00000010
+#define MSR_PLATFORM_ID		0x00000017
+#define MSR_BIOS_SIGN		0x0000008b
+#define MSR_ARCH_CAPABILITIES	0x0000010a
+#define MSR_SYSENTER_CS		0x00000174
+#define MSR_SYSENTER_ESP	0x00000175
+#define MSR_SYSENTER_EIP	0x00000176
+#define MSR_MISC_ENABLE		0x000001a0
+#define MSR_PAT			0x00000277
+#define MSR_EFER		0xc0000080
+#define MSR_STAR		0xc0000081
+#define MSR_LSTAR		0xc0000082
+#define MSR_CSTAR		0xc0000083
+#define MSR_SFMASK		0xc0000084
+#define MSR_FSBASE		0xc0000100
+#define MSR_GSBASE		0xc0000101
+#define MSR_KERNELGSBASE	0xc0000102
+
+#define RFLAGS_IF		0x200ULL
+#define RFLAGS_RF		0x10000ULL
+#define CR4_OSXSAVE		(1ULL << 18)
+#define EFER_LMA		(1ULL << 10)
+
+/* CR4 bits NVMM lets the guest have (nvmm-api.md 4.3). */
+#define CR4_NVMM_VALID		0x370fffULL
+
+/* The guest-visible XCR0 bits NVMM supports: x87 and SSE. */
+#define NVMM_XCR0_MASK		0x3ULL
+
+/* Exceptions that push an error code (nvmm-api.md 4.11). */
+#define EXC_HAS_ERRCODE		((1u << 8) | (1u << 10) | (1u << 11) | \
+				 (1u << 12) | (1u << 13) | (1u << 14) | \
+				 (1u << 17) | (1u << 21) | (1u << 30))
+
+/* Reserved for KVM's VMX real-mode TSS (three pages), as QEMU does. */
+#define KVM_TSS_GPA		0xfffbd000ULL
+
+/* An assist completes at most this many MMIO fragments in one call. */
+#define MMIO_FRAGS_MAX		16
+
+/* -------------------------------------------------------------------------
+ * Objects.
+ * ------------------------------------------------------------------------- */
+
+struct kvm_mach {
+	int vm_fd;
+	uint32_t *slot_used;	/* bitmap of memslots */
+	uint32_t nslots;
+};
+
+enum kvm_pending {
+	KVM_PENDING_NONE,	/* nothing for KVM to complete */
+	KVM_PENDING_IO,		/* an IO exit awaits its data */
+	KVM_PENDING_MMIO,	/* an MMIO exit awaits its data */
+};
+
+struct kvm_vcpu_be {
+	struct nvmm_vcpu_priv common;	/* first: the front end's view */
+
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+
+	uint64_t cached;	/* NVMM groups valid in common.state */
+	uint64_t dirty;		/* groups set by the client, not yet loaded */
+
+	/* Where KVM stands. */
+	enum kvm_pending pending;	/* an IO/MMIO exit awaits completion */
+	bool held;		/* run holds an exit not reported yet */
+	bool ran;		/* KVM_RUN has entered the guest once */
+	bool cpuid_dirty;	/* the CPUID table must be (re)loaded */
+	bool xcr0_volatile;	/* the guest may have changed XCR0 */
+	uint64_t xcr0;		/* last XCR0 known to KVM */
+
+	/* NVMM window state KVM does not keep. */
+	bool int_window;	/* int_window_exiting */
+	bool nmi_window;	/* nmi_window_exiting */
+
+	/* Kicking. */
+	_Atomic int running;	/* inside the run path, KVM_RUN possible */
+	_Atomic pid_t runner;	/* its thread id */
+};
+
+static int kvm_fd = -1;
+static int kvm_run_size;
+static struct kvm_cpuid2 *kvm_supported;	/* KVM_GET_SUPPORTED_CPUID */
+static uint32_t kvm_host_mxcsr_mask;
+static uint64_t kvm_quirks;			/* quirks we disable */
+static uint32_t kvm_nslots;
+static int kvm_kick_signo;
+
+/* The VCPU the current thread is running, for the kick handler. */
+static __thread struct kvm_vcpu_be *kvm_tls_vcpu
+    __attribute__((tls_model("initial-exec")));
+static __thread pid_t kvm_tls_tid
+    __attribute__((tls_model("initial-exec")));
+
+static inline struct kvm_vcpu_be *
+kvcpu(struct nvmm_vcpu_priv *v)
+{
+	return nvmm_container_of(v, struct kvm_vcpu_be, common);
+}
+
+static inline struct kvm_mach *
+kmach(struct nvmm_mach_priv *m)
+{
+	return m->be;
+}
+
+static int
+kvm_ioctl(int fd, unsigned long req, void *arg)
+{
+	int ret;
+
+	do {
+		ret = ioctl(fd, req, arg);
+	} while (ret == -1 && errno == EINTR);
+	return ret;
+}
+
+/* -------------------------------------------------------------------------
+ * Initialisation.
+ * ------------------------------------------------------------------------- */
+
+static void
+kvm_kick_handler(int sig)
+{
+	struct kvm_vcpu_be *kv = kvm_tls_vcpu;
+
+	(void)sig;
+	/* KVM_RUN, or the entry to it, returns EINTR: nothing else to do. */
+	if (kv != NULL)
+		kv->run->immediate_exit = 1;
+}
+
+static uint32_t
+kvm_host_mxcsr(void)
+{
+	uint8_t area[512] __attribute__((__aligned__(16)));
+	uint32_t mask;
+
+	memset(area, 0, sizeof(area));
+	__asm__ volatile("fxsave %0" : "=m"(area));
+	memcpy(&mask, &area[28], sizeof(mask));
+	return mask != 0 ? mask : 0xffbf;	/* 0 means the default */
+}
+
+static int
+kvm_check(int cap)
+{
+	return ioctl(kvm_fd, KVM_CHECK_EXTENSION, cap);
+}
+
+static int
+kvm_init(void)
+{
+	static const int required[] = {
+		KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_READONLY_MEM,
+		KVM_CAP_VCPU_EVENTS, KVM_CAP_X86_USER_SPACE_MSR,
+		KVM_CAP_X86_MSR_FILTER, KVM_CAP_DEBUGREGS, KVM_CAP_XCRS,
+		KVM_CAP_EXT_CPUID, KVM_CAP_USER_MEMORY,
+	};
+	struct sigaction sa;
+	struct kvm_cpuid2 *c;
+	int n, fd, sync;
+	size_t i;
+
+	if (kvm_fd != -1)
+		return 0;
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd == -1) {
+		/* NVMM's "no hypervisor" is ENXIO; keep permission errors. */
+		if (errno != EACCES && errno != EPERM)
+			errno = ENXIO;
+		else
+			errno = EACCES;
+		return -1;
+	}
+	kvm_fd = fd;
+	if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		goto unusable;
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (kvm_check(required[i]) <= 0)
+			goto unusable;
+	}
+	sync = kvm_check(KVM_CAP_SYNC_REGS);
+	if ((sync & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
+	    KVM_SYNC_X86_EVENTS)) != (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
+	    KVM_SYNC_X86_EVENTS))
+		goto unusable;
+	if ((kvm_run_size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0)) <
+	    (int)sizeof(struct kvm_run))
+		goto unusable;
+	n = kvm_check(KVM_CAP_NR_MEMSLOTS);
+	kvm_nslots = n > 0 ? (uint32_t)n : 32;
+	n = kvm_check(KVM_CAP_MAX_VCPU_ID);
+	if (n > 0 && n < NVMM_MAX_VCPUS)
+		goto unusable;
+	n = kvm_check(KVM_CAP_DISABLE_QUIRKS2);
+	kvm_quirks = n > 0 ? ((uint64_t)n & (KVM_X86_QUIRK_FIX_HYPERCALL_INSN |
+	    KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS)) : 0;
+
+	for (n = 64; ; n *= 2) {
+		c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		if (c == NULL)
+			goto nomem;
+		c->nent = n;
+		if (ioctl(fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			break;
+		free(c);
+		if (errno != E2BIG || n >= 4096)
+			goto unusable;
+	}
+	kvm_supported = c;
+	kvm_host_mxcsr_mask = kvm_host_mxcsr();
+
+	/* The kick signal: no SA_RESTART, so KVM_RUN returns EINTR. */
+	kvm_kick_signo = SIGRTMAX - 2;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kvm_kick_handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(kvm_kick_signo, &sa, NULL) == -1)
+		goto unusable;
+	return 0;
+
+nomem:
+	close(fd);
+	kvm_fd = -1;
+	errno = ENOMEM;
+	return -1;
+unusable:
+	close(fd);
+	kvm_fd = -1;
+	errno = ENXIO;
+	return -1;
+}
+
+static void
+kvm_capability(struct nvmm_capability *cap)
+{
+	memset(cap, 0, sizeof(*cap));
+	cap->version = NVMM_KERN_VERSION;
+	cap->state_size = sizeof(struct nvmm_x64_state);
+	cap->max_machines = NVMM_MAX_MACHINES;
+	cap->max_vcpus = NVMM_MAX_VCPUS;
+	cap->max_ram = NVMM_MAX_RAM;
+	cap->arch.mach_conf_support = 0;
+	cap->arch.vcpu_conf_support = NVMM_CAP_ARCH_VCPU_CONF_CPUID |
+	    NVMM_CAP_ARCH_VCPU_CONF_TPR;
+	cap->arch.xcr0_mask = NVMM_XCR0_MASK;
+	cap->arch.mxcsr_mask = kvm_host_mxcsr_mask;
+	cap->arch.conf_cpuid_maxops = NVMM_CPUID_MAXOPS;
+}
+
+/* -------------------------------------------------------------------------
+ * CPUID: KVM's supported table, filtered as NVMM does (nvmm-api.md 4.6),
+ * then the VCPU's configured masks.
+ * ------------------------------------------------------------------------- */
+
+#define CPUID_MAX_BASIC		0x16
+#define CPUID_MAX_EXT		0x80000008
+#define CPUID_HV_BASE		0x40000000
+
+static void
+cpuid_set(struct kvm_cpuid_entry2 *e, uint32_t a, uint32_t b, uint32_t c,
+    uint32_t d)
+{
+	e->eax = a;
+	e->ebx = b;
+	e->ecx = c;
+	e->edx = d;
+}
+
+/* Returns false when the entry must be dropped. */
+static bool
+cpuid_filter(struct kvm_cpuid_entry2 *e, nvmm_cpuid_t id, uint32_t nvcpus,
+    uint32_t max_basic, uint32_t max_ext)
+{
+	uint32_t log2 = 0;
+
+	if (e->function >= CPUID_HV_BASE && e->function < 0x80000000)
+		return false;	/* KVM's paravirt leaves; NVMM's is added */
+	if (e->function < CPUID_HV_BASE && e->function > max_basic)
+		return false;
+	if (e->function >= 0x80000000 && e->function > max_ext)
+		return false;
+
+	switch (e->function) {
+	case 0x0:
+		e->eax = max_basic;
+		break;
+	case 0x1:
+		e->ebx = (e->ebx & 0x00ffffff) | (id << 24);
+		e->ecx = (e->ecx & 0x6ed83203) | 0x80000000;
+		e->edx &= 0x9f8bab7f;
+		break;
+	case 0x3: case 0x5: case 0x6: case 0x8: case 0x9: case 0xa: case 0xc:
+	case 0xe: case 0xf: case 0x10: case 0x11: case 0x12: case 0x13:
+	case 0x14:
+		cpuid_set(e, 0, 0, 0, 0);
+		break;
+	case 0x7:
+		if (e->index == 0) {
+			e->eax = 0;
+			e->ebx &= 0x019c23c9 | (1u << 10);
+			e->ecx &= 0x1a000705;
+			e->edx &= 0x4410;
+		} else {
+			cpuid_set(e, 0, 0, 0, 0);
+		}
+		break;
+	case 0xb:
+		while ((2u << log2) <= nvcpus)
+			log2++;
+		if (e->index == 0)
+			cpuid_set(e, 0, 0, 0x100, id);
+		else if (e->index == 1)
+			cpuid_set(e, log2, nvcpus, 0x201, id);
+		else
+			cpuid_set(e, 0, 0, e->index, id);
+		break;
+	case 0xd:
+		if (e->index == 0)
+			cpuid_set(e, NVMM_XCR0_MASK & e->eax, 576, 576, 0);
+		else if (e->index == 1)
+			cpuid_set(e, e->eax & 0x7, 0, 0, 0);
+		else
+			return false;
+		break;
+	case 0x1f:
+		e->edx = id;
+		break;
+	case 0x80000000:
+		e->eax = max_ext;
+		break;
+	case 0x80000001:
+		e->ecx &= 0x006309f3;
+		e->edx &= 0xe7d3ab7f;
+		break;
+	case 0x80000007:
+		cpuid_set(e, 0, 0, 0, e->edx & 0x100);
+		break;
+	case 0x80000008:
+		e->ebx &= 0x205;
+		e->edx = 0;
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+/* Builds the table of one VCPU; the caller frees it. */
+static struct kvm_cpuid2 *
+cpuid_build(struct kvm_vcpu_be *kv)
+{
+	struct nvmm_vcpu_priv *v = &kv->common;
+	const struct kvm_cpuid2 *s = kvm_supported;
+	struct kvm_cpuid2 *t;
+	struct kvm_cpuid_entry2 *e;
+	uint32_t max_basic = 0, max_ext = 0x80000000, i, j, r;
+	bool have_b0 = false, have_b1 = false;
+
+	t = calloc(1, sizeof(*t) + (s->nent + 3) * sizeof(t->entries[0]));
+	if (t == NULL)
+		return NULL;
+	for (i = 0; i < s->nent; i++) {
+		if (s->entries[i].function == 0)
+			max_basic = s->entries[i].eax;
+		if (s->entries[i].function == 0x80000000)
+			max_ext = s->entries[i].eax;
+	}
+	if (max_basic > CPUID_MAX_BASIC)
+		max_basic = CPUID_MAX_BASIC;
+	if (max_ext > CPUID_MAX_EXT)
+		max_ext = CPUID_MAX_EXT;
+
+	for (i = 0; i < s->nent; i++) {
+		e = &t->entries[t->nent];
+		*e = s->entries[i];
+		if (!cpuid_filter(e, v->cpuid, v->mach->nvcpus, max_basic,
+		    max_ext))
+			continue;
+		if (e->function == 0xb && e->index == 0)
+			have_b0 = true;
+		if (e->function == 0xb && e->index == 1)
+			have_b1 = true;
+		t->nent++;
+	}
+	/* Leaf 0xB carries the VCPU id even if the host has no such leaf. */
+	for (j = 0; j < 2 && max_basic >= 0xb; j++) {
+		if ((j == 0 && have_b0) || (j == 1 && have_b1))
+			continue;
+		e = &t->entries[t->nent++];
+		memset(e, 0, sizeof(*e));
+		e->function = 0xb;
+		e->index = j;
+		e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+		cpuid_filter(e, v->cpuid, v->mach->nvcpus, max_basic, max_ext);
+	}
+	e = &t->entries[t->nent++];
+	memset(e, 0, sizeof(*e));
+	e->function = CPUID_HV_BASE;
+	/* "___ NVMM ___" */
+	cpuid_set(e, CPUID_HV_BASE, 0x205f5f5f, 0x4d4d564e, 0x5f5f5f20);
+
+	/* The client's masks, on every sub-leaf of their leaf. */
+	for (i = 0; i < t->nent; i++) {
+		e = &t->entries[i];
+		for (j = 0; j < v->ncpuid_conf; j++) {
+			const struct nvmm_cpuid_conf *c = &v->cpuid_conf[j];
+			uint32_t *regs[4] = { &e->eax, &e->ebx, &e->ecx,
+			    &e->edx };
+
+			if (c->leaf != e->function)
+				continue;
+			for (r = 0; r < 4; r++)
+				*regs[r] = (*regs[r] & ~c->del[r]) | c->set[r];
+		}
+	}
+	return t;
+}
+
+static int
+cpuid_load(struct kvm_vcpu_be *kv)
+{
+	struct kvm_cpuid2 *t;
+	int ret;
+
+	if ((t = cpuid_build(kv)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	ret = kvm_ioctl(kv->fd, KVM_SET_CPUID2, t);
+	free(t);
+	if (ret == 0)
+		kv->cpuid_dirty = false;
+	return ret;
+}
+
+static int
+kvm_vcpu_conf_changed(struct nvmm_vcpu_priv *v)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+
+	if (!kv->ran) {
+		kv->cpuid_dirty = true;	/* loaded at the first run */
+		return 0;
+	}
+	/* KVM refuses a different table once the VCPU has run. */
+	if (cpuid_load(kv) == -1) {
+		errno = EBUSY;
+		return -1;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Machines and memory.
+ * ------------------------------------------------------------------------- */
+
+/* MSRs KVM handles in the kernel; every other MSR exits (nvmm-api.md 4.5). */
+static const struct {
+	uint32_t base;
+	uint32_t n;
+} kvm_msr_allowed[] = {
+	{ MSR_TSC, 1 },
+	{ MSR_SYSENTER_CS, 3 },
+	{ MSR_PAT, 1 },
+	{ MSR_EFER, 5 },	/* EFER, STAR, LSTAR, CSTAR, SFMASK */
+	{ MSR_FSBASE, 3 },	/* FS.base, GS.base, KERNELGSBASE */
+};
+
+static int
+kvm_machine_setup(struct kvm_mach *km)
+{
+	static uint8_t allow_bits[sizeof(kvm_msr_allowed) /
+	    sizeof(kvm_msr_allowed[0])];
+	struct kvm_msr_filter filter;
+	struct kvm_enable_cap cap;
+	size_t i;
+
+	/* VMCALL/VMMCALL give #UD (no patching); MWAIT gives #UD. */
+	if (kvm_quirks != 0) {
+		memset(&cap, 0, sizeof(cap));
+		cap.cap = KVM_CAP_DISABLE_QUIRKS2;
+		cap.args[0] = kvm_quirks;
+		if (kvm_ioctl(km->vm_fd, KVM_ENABLE_CAP, &cap) == -1)
+			return -1;
+	}
+	memset(&cap, 0, sizeof(cap));
+	cap.cap = KVM_CAP_X86_USER_SPACE_MSR;
+	cap.args[0] = KVM_MSR_EXIT_REASON_FILTER | KVM_MSR_EXIT_REASON_UNKNOWN;
+	if (kvm_ioctl(km->vm_fd, KVM_ENABLE_CAP, &cap) == -1)
+		return -1;
+
+	memset(&filter, 0, sizeof(filter));
+	filter.flags = KVM_MSR_FILTER_DEFAULT_DENY;
+	for (i = 0; i < sizeof(kvm_msr_allowed) / sizeof(kvm_msr_allowed[0]);
+	    i++) {
+		allow_bits[i] = (uint8_t)((1u << kvm_msr_allowed[i].n) - 1);
+		filter.ranges[i].flags = KVM_MSR_FILTER_READ |
+		    KVM_MSR_FILTER_WRITE;
+		filter.ranges[i].base = kvm_msr_allowed[i].base;
+		filter.ranges[i].nmsrs = kvm_msr_allowed[i].n;
+		filter.ranges[i].bitmap = &allow_bits[i];
+	}
+	if (kvm_ioctl(km->vm_fd, KVM_X86_SET_MSR_FILTER, &filter) == -1)
+		return -1;
+
+	/* Needed on VMX hosts without unrestricted guest; harmless elsewhere. */
+	(void)ioctl(km->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_GPA);
+	return 0;
+}
+
+static int
+kvm_machine_create(struct nvmm_mach_priv *m)
+{
+	struct kvm_mach *km;
+	int err;
+
+	if ((km = calloc(1, sizeof(*km))) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	km->nslots = kvm_nslots;
+	km->slot_used = calloc((km->nslots + 31) / 32, sizeof(uint32_t));
+	if (km->slot_used == NULL) {
+		free(km);
+		errno = ENOMEM;
+		return -1;
+	}
+	do {
+		km->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	} while (km->vm_fd == -1 && errno == EINTR);
+	if (km->vm_fd == -1) {
+		err = errno;
+		goto fail;
+	}
+	if (kvm_machine_setup(km) == -1) {
+		err = errno;
+		close(km->vm_fd);
+		goto fail;
+	}
+	m->be = km;
+	return 0;
+fail:
+	free(km->slot_used);
+	free(km);
+	errno = (err == ENOMEM || err == EMFILE || err == ENFILE) ? err :
+	    ENOMEM;
+	return -1;
+}
+
+static void
+kvm_machine_destroy(struct nvmm_mach_priv *m)
+{
+	struct kvm_mach *km = kmach(m);
+
+	close(km->vm_fd);
+	free(km->slot_used);
+	free(km);
+	m->be = NULL;
+}
+
+static int
+kvm_set_slot(struct kvm_mach *km, int slot, struct nvmm_area *a, bool del)
+{
+	struct kvm_userspace_memory_region r;
+
+	memset(&r, 0, sizeof(r));
+	r.slot = (uint32_t)slot;
+	r.guest_phys_addr = a->gpa;
+	r.memory_size = del ? 0 : a->size;
+	r.userspace_addr = a->hva;
+	r.flags = (a->prot & PROT_WRITE) ? 0 : KVM_MEM_READONLY;
+	return kvm_ioctl(km->vm_fd, KVM_SET_USER_MEMORY_REGION, &r);
+}
+
+static int
+kvm_gpa_map(struct nvmm_mach_priv *m, struct nvmm_area *a)
+{
+	struct kvm_mach *km = kmach(m);
+	uint32_t s;
+
+	/* No access at all: leave it unmapped, accesses become MMIO exits. */
+	if (a->prot == 0) {
+		a->slot = -1;
+		return 0;
+	}
+	for (s = 0; s < km->nslots; s++) {
+		if (!(km->slot_used[s / 32] & (1u << (s % 32))))
+			break;
+	}
+	if (s == km->nslots) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	if (kvm_set_slot(km, (int)s, a, false) == -1) {
+		/* Overlaps KVM's own reserved range, or a bad HVA. */
+		errno = EINVAL;
+		return -1;
+	}
+	km->slot_used[s / 32] |= 1u << (s % 32);
+	a->slot = (int)s;
+	return 0;
+}
+
+static int
+kvm_gpa_unmap(struct nvmm_mach_priv *m, struct nvmm_area *a)
+{
+	struct kvm_mach *km = kmach(m);
+
+	if (a->slot < 0)
+		return 0;
+	if (kvm_set_slot(km, a->slot, a, true) == -1)
+		return -1;
+	km->slot_used[a->slot / 32] &= ~(1u << (a->slot % 32));
+	a->slot = -1;
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * State conversion between NVMM and KVM.
+ * ------------------------------------------------------------------------- */
+
+#define GROUPS_SYNCED	(NVMM_X64_STATE_GPRS | NVMM_X64_STATE_SEGS | \
+			 NVMM_X64_STATE_CRS | NVMM_X64_STATE_INTR)
+
+static void
+seg_from_kvm(struct nvmm_x64_state_seg *s, const struct kvm_segment *k)
+{
+	s->selector = k->selector;
+	s->base = k->base;
+	s->limit = k->limit;
+	s->attrib.type = k->type & 0xf;
+	s->attrib.s = k->s & 1;
+	s->attrib.dpl = k->dpl & 3;
+	s->attrib.p = k->unusable ? 0 : (k->present & 1);
+	s->attrib.avl = k->avl & 1;
+	s->attrib.l = k->l & 1;
+	s->attrib.def = k->db & 1;
+	s->attrib.g = k->g & 1;
+	s->attrib.rsvd = 0;
+}
+
+static void
+seg_to_kvm(struct kvm_segment *k, const struct nvmm_x64_state_seg *s)
+{
+	memset(k, 0, sizeof(*k));
+	k->selector = s->selector;
+	k->base = s->base;
+	k->limit = s->limit;
+	k->type = s->attrib.type;
+	k->s = s->attrib.s;
+	k->dpl = s->attrib.dpl;
+	k->present = s->attrib.p;
+	k->avl = s->attrib.avl;
+	k->l = s->attrib.l;
+	k->db = s->attrib.def;
+	k->g = s->attrib.g;
+	k->unusable = !s->attrib.p;
+}
+
+static void
+gprs_from_kvm(uint64_t *g, const struct kvm_regs *r)
+{
+	g[NVMM_X64_GPR_RAX] = r->rax;
+	g[NVMM_X64_GPR_RCX] = r->rcx;
+	g[NVMM_X64_GPR_RDX] = r->rdx;
+	g[NVMM_X64_GPR_RBX] = r->rbx;
+	g[NVMM_X64_GPR_RSP] = r->rsp;
+	g[NVMM_X64_GPR_RBP] = r->rbp;
+	g[NVMM_X64_GPR_RSI] = r->rsi;
+	g[NVMM_X64_GPR_RDI] = r->rdi;
+	g[NVMM_X64_GPR_R8] = r->r8;
+	g[NVMM_X64_GPR_R9] = r->r9;
+	g[NVMM_X64_GPR_R10] = r->r10;
+	g[NVMM_X64_GPR_R11] = r->r11;
+	g[NVMM_X64_GPR_R12] = r->r12;
+	g[NVMM_X64_GPR_R13] = r->r13;
+	g[NVMM_X64_GPR_R14] = r->r14;
+	g[NVMM_X64_GPR_R15] = r->r15;
+	g[NVMM_X64_GPR_RIP] = r->rip;
+	g[NVMM_X64_GPR_RFLAGS] = r->rflags;
+}
+
+static void
+gprs_to_kvm(struct kvm_regs *r, const uint64_t *g)
+{
+	r->rax = g[NVMM_X64_GPR_RAX];
+	r->rcx = g[NVMM_X64_GPR_RCX];
+	r->rdx = g[NVMM_X64_GPR_RDX];
+	r->rbx = g[NVMM_X64_GPR_RBX];
+	r->rsp = g[NVMM_X64_GPR_RSP];
+	r->rbp = g[NVMM_X64_GPR_RBP];
+	r->rsi = g[NVMM_X64_GPR_RSI];
+	r->rdi = g[NVMM_X64_GPR_RDI];
+	r->r8 = g[NVMM_X64_GPR_R8];
+	r->r9 = g[NVMM_X64_GPR_R9];
+	r->r10 = g[NVMM_X64_GPR_R10];
+	r->r11 = g[NVMM_X64_GPR_R11];
+	r->r12 = g[NVMM_X64_GPR_R12];
+	r->r13 = g[NVMM_X64_GPR_R13];
+	r->r14 = g[NVMM_X64_GPR_R14];
+	r->r15 = g[NVMM_X64_GPR_R15];
+	r->rip = g[NVMM_X64_GPR_RIP];
+	r->rflags = g[NVMM_X64_GPR_RFLAGS];
+}
+
+static void
+segs_from_kvm(struct nvmm_x64_state_seg *segs, const struct kvm_sregs *sr)
+{
+	seg_from_kvm(&segs[NVMM_X64_SEG_ES], &sr->es);
+	seg_from_kvm(&segs[NVMM_X64_SEG_CS], &sr->cs);
+	seg_from_kvm(&segs[NVMM_X64_SEG_SS], &sr->ss);
+	seg_from_kvm(&segs[NVMM_X64_SEG_DS], &sr->ds);
+	seg_from_kvm(&segs[NVMM_X64_SEG_FS], &sr->fs);
+	seg_from_kvm(&segs[NVMM_X64_SEG_GS], &sr->gs);
+	seg_from_kvm(&segs[NVMM_X64_SEG_LDT], &sr->ldt);
+	seg_from_kvm(&segs[NVMM_X64_SEG_TR], &sr->tr);
+	/* Descriptor tables: only base and limit, as VMX reports them. */
+	memset(&segs[NVMM_X64_SEG_GDT], 0, sizeof(segs[0]));
+	segs[NVMM_X64_SEG_GDT].base = sr->gdt.base;
+	segs[NVMM_X64_SEG_GDT].limit = sr->gdt.limit;
+	memset(&segs[NVMM_X64_SEG_IDT], 0, sizeof(segs[0]));
+	segs[NVMM_X64_SEG_IDT].base = sr->idt.base;
+	segs[NVMM_X64_SEG_IDT].limit = sr->idt.limit;
+}
+
+static void
+segs_to_kvm(struct kvm_sregs *sr, const struct nvmm_x64_state_seg *segs)
+{
+	seg_to_kvm(&sr->es, &segs[NVMM_X64_SEG_ES]);
+	seg_to_kvm(&sr->cs, &segs[NVMM_X64_SEG_CS]);
+	seg_to_kvm(&sr->ss, &segs[NVMM_X64_SEG_SS]);
+	seg_to_kvm(&sr->ds, &segs[NVMM_X64_SEG_DS]);
+	seg_to_kvm(&sr->fs, &segs[NVMM_X64_SEG_FS]);
+	seg_to_kvm(&sr->gs, &segs[NVMM_X64_SEG_GS]);
+	seg_to_kvm(&sr->ldt, &segs[NVMM_X64_SEG_LDT]);
+	seg_to_kvm(&sr->tr, &segs[NVMM_X64_SEG_TR]);
+	sr->gdt.base = segs[NVMM_X64_SEG_GDT].base;
+	sr->gdt.limit = (uint16_t)segs[NVMM_X64_SEG_GDT].limit;
+	sr->idt.base = segs[NVMM_X64_SEG_IDT].base;
+	sr->idt.limit = (uint16_t)segs[NVMM_X64_SEG_IDT].limit;
+}
+
+static const uint32_t kvm_state_msrs[] = {
+	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK, MSR_KERNELGSBASE,
+	MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP, MSR_PAT, MSR_TSC,
+};
+static const int kvm_state_msr_idx[] = {
+	NVMM_X64_MSR_STAR, NVMM_X64_MSR_LSTAR, NVMM_X64_MSR_CSTAR,
+	NVMM_X64_MSR_SFMASK, NVMM_X64_MSR_KERNELGSBASE,
+	NVMM_X64_MSR_SYSENTER_CS, NVMM_X64_MSR_SYSENTER_ESP,
+	NVMM_X64_MSR_SYSENTER_EIP, NVMM_X64_MSR_PAT, NVMM_X64_MSR_TSC,
+};
+#define KVM_NSTATE_MSRS	(sizeof(kvm_state_msrs) / sizeof(kvm_state_msrs[0]))
+
+struct kvm_msrs_buf {
+	struct kvm_msrs hdr;
+	struct kvm_msr_entry e[KVM_NSTATE_MSRS];
+};
+
+static int
+msrs_io(struct kvm_vcpu_be *kv, bool set)
+{
+	uint64_t *msrs = kv->common.state.msrs;
+	struct kvm_msrs_buf b;
+	size_t i;
+	int n;
+
+	memset(&b, 0, sizeof(b));
+	b.hdr.nmsrs = KVM_NSTATE_MSRS;
+	for (i = 0; i < KVM_NSTATE_MSRS; i++) {
+		b.e[i].index = kvm_state_msrs[i];
+		if (set)
+			b.e[i].data = msrs[kvm_state_msr_idx[i]];
+	}
+	n = ioctl(kv->fd, set ? KVM_SET_MSRS : KVM_GET_MSRS, &b);
+	if (n != (int)KVM_NSTATE_MSRS) {
+		errno = (n == -1) ? errno : EINVAL;
+		return -1;
+	}
+	if (!set) {
+		for (i = 0; i < KVM_NSTATE_MSRS; i++)
+			msrs[kvm_state_msr_idx[i]] = b.e[i].data;
+	}
+	return 0;
+}
+
+static int
+fpu_get(struct kvm_vcpu_be *kv)
+{
+	struct fxsave *fx = &kv->common.state.fpu;
+	struct kvm_fpu f;
+	int i;
+
+	if (kvm_ioctl(kv->fd, KVM_GET_FPU, &f) == -1)
+		return -1;
+	memset(fx, 0, sizeof(*fx));
+	fx->fx_cw = f.fcw;
+	fx->fx_sw = f.fsw;
+	fx->fx_tw = f.ftwx;
+	fx->fx_opcode = f.last_opcode;
+	fx->fx_ip.fa_64 = f.last_ip;
+	fx->fx_dp.fa_64 = f.last_dp;
+	fx->fx_mxcsr = f.mxcsr;
+	fx->fx_mxcsr_mask = kvm_host_mxcsr_mask;
+	for (i = 0; i < 8; i++)
+		memcpy(&fx->fx_87_ac[i], f.fpr[i], 16);
+	for (i = 0; i < 16; i++)
+		memcpy(fx->fx_xmm[i].xmm_bytes, f.xmm[i], 16);
+	return 0;
+}
+
+static int
+fpu_set(struct kvm_vcpu_be *kv)
+{
+	const struct fxsave *fx = &kv->common.state.fpu;
+	struct kvm_fpu f;
+	uint32_t mask;
+	int i;
+
+	memset(&f, 0, sizeof(f));
+	f.fcw = fx->fx_cw;
+	f.fsw = fx->fx_sw;
+	f.ftwx = fx->fx_tw;
+	f.last_opcode = fx->fx_opcode;
+	f.last_ip = fx->fx_ip.fa_64;
+	f.last_dp = fx->fx_dp.fa_64;
+	/* MXCSR bits the host does not support are dropped, as on NetBSD. */
+	mask = fx->fx_mxcsr_mask & kvm_host_mxcsr_mask;
+	f.mxcsr = fx->fx_mxcsr & (mask ? mask : kvm_host_mxcsr_mask);
+	for (i = 0; i < 8; i++)
+		memcpy(f.fpr[i], &fx->fx_87_ac[i], 16);
+	for (i = 0; i < 16; i++)
+		memcpy(f.xmm[i], fx->fx_xmm[i].xmm_bytes, 16);
+	return kvm_ioctl(kv->fd, KVM_SET_FPU, &f);
+}
+
+static int
+xcr0_get(struct kvm_vcpu_be *kv, uint64_t *xcr0)
+{
+	struct kvm_xcrs x;
+	uint32_t i;
+
+	if (!kv->xcr0_volatile) {
+		*xcr0 = kv->xcr0;
+		return 0;
+	}
+	if (kvm_ioctl(kv->fd, KVM_GET_XCRS, &x) == -1)
+		return -1;
+	for (i = 0; i < x.nr_xcrs && i < KVM_MAX_XCRS; i++) {
+		if (x.xcrs[i].xcr == 0)
+			kv->xcr0 = x.xcrs[i].value;
+	}
+	*xcr0 = kv->xcr0;
+	return 0;
+}
+
+static int
+xcr0_set(struct kvm_vcpu_be *kv, uint64_t xcr0)
+{
+	struct kvm_xcrs x;
+
+	xcr0 = (xcr0 & NVMM_XCR0_MASK) | 1;	/* x87 is always on */
+	if (!kv->xcr0_volatile && xcr0 == kv->xcr0)
+		return 0;
+	memset(&x, 0, sizeof(x));
+	x.nr_xcrs = 1;
+	x.xcrs[0].xcr = 0;
+	x.xcrs[0].value = xcr0;
+	if (kvm_ioctl(kv->fd, KVM_SET_XCRS, &x) == -1)
+		return -1;
+	kv->xcr0 = xcr0;
+	return 0;
+}
+
+/* Is an event injected but not delivered yet? */
+static bool
+events_pending(const struct kvm_vcpu_events *ev)
+{
+	return ev->exception.injected || ev->interrupt.injected ||
+	    ev->nmi.injected;
+}
+
+/* Makes the groups in flags valid in the state buffer. */
+static int
+kvm_vcpu_getstate(struct nvmm_vcpu_priv *v, uint64_t flags)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+	struct nvmm_x64_state *st = &v->state;
+	struct kvm_sync_regs *s = &kv->run->s.regs;
+	struct kvm_debugregs dr;
+	uint64_t need = flags & ~kv->cached;
+	uint64_t xcr0;
+
+	if (need == 0)
+		return 0;
+	if (need & NVMM_X64_STATE_GPRS)
+		gprs_from_kvm(st->gprs, &s->regs);
+	if (need & NVMM_X64_STATE_SEGS)
+		segs_from_kvm(st->segs, &s->sregs);
+	if (need & NVMM_X64_STATE_CRS) {
+		if (xcr0_get(kv, &xcr0) == -1)
+			return -1;
+		st->crs[NVMM_X64_CR_CR0] = s->sregs.cr0;
+		st->crs[NVMM_X64_CR_CR2] = s->sregs.cr2;
+		st->crs[NVMM_X64_CR_CR3] = s->sregs.cr3;
+		st->crs[NVMM_X64_CR_CR4] = s->sregs.cr4;
+		st->crs[NVMM_X64_CR_CR8] = kv->run->cr8;
+		st->crs[NVMM_X64_CR_XCR0] = xcr0;
+	}
+	if (need & NVMM_X64_STATE_DRS) {
+		if (kvm_ioctl(kv->fd, KVM_GET_DEBUGREGS, &dr) == -1)
+			return -1;
+		st->drs[NVMM_X64_DR_DR0] = dr.db[0];
+		st->drs[NVMM_X64_DR_DR1] = dr.db[1];
+		st->drs[NVMM_X64_DR_DR2] = dr.db[2];
+		st->drs[NVMM_X64_DR_DR3] = dr.db[3];
+		st->drs[NVMM_X64_DR_DR6] = dr.dr6;
+		st->drs[NVMM_X64_DR_DR7] = dr.dr7;
+	}
+	if (need & NVMM_X64_STATE_MSRS) {
+		if (msrs_io(kv, false) == -1)
+			return -1;
+		st->msrs[NVMM_X64_MSR_EFER] = s->sregs.efer;
+	}
+	if (need & NVMM_X64_STATE_INTR) {
+		memset(&st->intr, 0, sizeof(st->intr));
+		st->intr.int_shadow = s->events.interrupt.shadow != 0;
+		st->intr.int_window_exiting = kv->int_window;
+		st->intr.nmi_window_exiting = kv->nmi_window;
+		st->intr.evt_pending = events_pending(&s->events);
+	}
+	if ((need & NVMM_X64_STATE_FPU) && fpu_get(kv) == -1)
+		return -1;
+	kv->cached |= need;
+	return 0;
+}
+
+static void
+kvm_vcpu_setstate(struct nvmm_vcpu_priv *v, uint64_t flags)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+
+	kv->dirty |= flags;
+	kv->cached |= flags;
+}
+
+/*
+ * Loads what the client set into KVM: the synced groups into kvm_run
+ * (KVM reads them at the next KVM_RUN), the others with ioctls.
+ */
+static int
+state_flush(struct kvm_vcpu_be *kv)
+{
+	struct nvmm_x64_state *st = &kv->common.state;
+	struct kvm_sync_regs *s = &kv->run->s.regs;
+	uint64_t d = kv->dirty;
+	struct kvm_debugregs dr;
+
+	if (kv->cpuid_dirty && cpuid_load(kv) == -1)
+		return -1;
+	if (d == 0)
+		return 0;
+	if (d & NVMM_X64_STATE_GPRS) {
+		gprs_to_kvm(&s->regs, st->gprs);
+		kv->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	}
+	if (d & (NVMM_X64_STATE_SEGS | NVMM_X64_STATE_CRS |
+	    NVMM_X64_STATE_MSRS)) {
+		if (d & NVMM_X64_STATE_SEGS)
+			segs_to_kvm(&s->sregs, st->segs);
+		if (d & NVMM_X64_STATE_CRS) {
+			s->sregs.cr0 = st->crs[NVMM_X64_CR_CR0];
+			s->sregs.cr2 = st->crs[NVMM_X64_CR_CR2];
+			s->sregs.cr3 = st->crs[NVMM_X64_CR_CR3];
+			s->sregs.cr4 = st->crs[NVMM_X64_CR_CR4] & CR4_NVMM_VALID;
+			s->sregs.cr8 = st->crs[NVMM_X64_CR_CR8] & 0xf;
+			/* Without an irqchip KVM takes the TPR from here. */
+			kv->run->cr8 = st->crs[NVMM_X64_CR_CR8] & 0xf;
+		}
+		if (d & NVMM_X64_STATE_MSRS)
+			s->sregs.efer = st->msrs[NVMM_X64_MSR_EFER];
+		/* A set bit would queue an interrupt again. */
+		memset(s->sregs.interrupt_bitmap, 0,
+		    sizeof(s->sregs.interrupt_bitmap));
+		kv->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+	}
+	if ((d & NVMM_X64_STATE_CRS) &&
+	    xcr0_set(kv, st->crs[NVMM_X64_CR_XCR0]) == -1)
+		return -1;
+	if (d & NVMM_X64_STATE_DRS) {
+		memset(&dr, 0, sizeof(dr));
+		dr.db[0] = st->drs[NVMM_X64_DR_DR0];
+		dr.db[1] = st->drs[NVMM_X64_DR_DR1];
+		dr.db[2] = st->drs[NVMM_X64_DR_DR2];
+		dr.db[3] = st->drs[NVMM_X64_DR_DR3];
+		dr.dr6 = st->drs[NVMM_X64_DR_DR6] & 0xffffffffULL;
+		dr.dr7 = st->drs[NVMM_X64_DR_DR7];
+		if (kvm_ioctl(kv->fd, KVM_SET_DEBUGREGS, &dr) == -1)
+			return -1;
+	}
+	if ((d & NVMM_X64_STATE_MSRS) && msrs_io(kv, true) == -1)
+		return -1;
+	if (d & NVMM_X64_STATE_INTR) {
+		/* A MOV SS-style shadow, as VMX loads it. */
+		s->events.interrupt.shadow = st->intr.int_shadow ?
+		    KVM_X86_SHADOW_INT_MOV_SS : 0;
+		s->events.flags |= KVM_VCPUEVENT_VALID_SHADOW;
+		kv->run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+		kv->int_window = st->intr.int_window_exiting;
+		kv->nmi_window = st->intr.nmi_window_exiting;
+	}
+	if ((d & NVMM_X64_STATE_FPU) && fpu_set(kv) == -1)
+		return -1;
+	kv->dirty = 0;
+	return 0;
+}
+
+static int
+kvm_vcpu_paging(struct nvmm_vcpu_priv *v, uint64_t *cr0, uint64_t *cr3,
+    uint64_t *cr4, uint64_t *efer)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+	const struct nvmm_x64_state *st = &v->state;
+	const struct kvm_sregs *sr = &kv->run->s.regs.sregs;
+
+	/* The client's pending values win, as getstate would show them. */
+	if (kv->cached & NVMM_X64_STATE_CRS) {
+		*cr0 = st->crs[NVMM_X64_CR_CR0];
+		*cr3 = st->crs[NVMM_X64_CR_CR3];
+		*cr4 = st->crs[NVMM_X64_CR_CR4];
+	} else {
+		*cr0 = sr->cr0;
+		*cr3 = sr->cr3;
+		*cr4 = sr->cr4;
+	}
+	*efer = (kv->cached & NVMM_X64_STATE_MSRS) ?
+	    st->msrs[NVMM_X64_MSR_EFER] : sr->efer;
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * VCPUs.
+ * ------------------------------------------------------------------------- */
+
+/* The x86 RESET state as NVMM defines it (nvmm-api.md 4.1). */
+static void
+state_reset(struct nvmm_x64_state *st)
+{
+	int i;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < NVMM_X64_NSEG; i++) {
+		st->segs[i].limit = 0xffff;
+		st->segs[i].attrib.type = 3;
+		st->segs[i].attrib.s = 1;
+		st->segs[i].attrib.p = 1;
+	}
+	st->segs[NVMM_X64_SEG_CS].selector = 0xf000;
+	st->segs[NVMM_X64_SEG_CS].base = 0xffff0000;
+	st->segs[NVMM_X64_SEG_GDT].attrib.type = 2;
+	st->segs[NVMM_X64_SEG_IDT].attrib.type = 2;
+	st->segs[NVMM_X64_SEG_LDT].attrib.type = 2;
+	st->segs[NVMM_X64_SEG_LDT].attrib.s = 0;
+	st->segs[NVMM_X64_SEG_TR].attrib.type = 3;
+	st->segs[NVMM_X64_SEG_TR].attrib.s = 0;
+
+	st->gprs[NVMM_X64_GPR_RDX] = 0x600;
+	st->gprs[NVMM_X64_GPR_RIP] = 0xfff0;
+	st->gprs[NVMM_X64_GPR_RFLAGS] = 0x2;
+	st->crs[NVMM_X64_CR_CR0] = 0x60000010;
+	st->crs[NVMM_X64_CR_XCR0] = 0x1;
+	st->drs[NVMM_X64_DR_DR6] = 0xffff0ff0;
+	st->drs[NVMM_X64_DR_DR7] = 0x400;
+	st->msrs[NVMM_X64_MSR_PAT] = 0x0007040600070406ULL;
+
+	/* MXCSR as hardware resets it (NetBSD's effective 0 is not kept). */
+	st->fpu.fx_cw = 0x0040;
+	st->fpu.fx_tw = 0x55;
+	st->fpu.fx_zero = 0x55;
+	st->fpu.fx_mxcsr = 0x1f80;
+	st->fpu.fx_mxcsr_mask = kvm_host_mxcsr_mask;
+}
+
+static int
+kvm_vcpu_create(struct nvmm_mach_priv *m, nvmm_cpuid_t cpuid,
+    struct nvmm_vcpu_priv **vp)
+{
+	struct kvm_mach *km = kmach(m);
+	struct kvm_vcpu_be *kv;
+	int err;
+
+	if (posix_memalign((void **)&kv, 64, sizeof(*kv)) != 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memset(kv, 0, sizeof(*kv));
+	do {
+		kv->fd = ioctl(km->vm_fd, KVM_CREATE_VCPU, (unsigned long)cpuid);
+	} while (kv->fd == -1 && errno == EINTR);
+	if (kv->fd == -1) {
+		err = (errno == EEXIST) ? EBUSY : errno;
+		goto fail;
+	}
+	fcntl(kv->fd, F_SETFD, FD_CLOEXEC);
+	kv->run_size = (size_t)kvm_run_size;
+	kv->run = mmap(NULL, kv->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    kv->fd, 0);
+	if (kv->run == MAP_FAILED) {
+		err = errno;
+		close(kv->fd);
+		goto fail;
+	}
+	/* Seed the synced area with KVM's view; the NVMM reset state is
+	   written over it at the first run. */
+	if (kvm_ioctl(kv->fd, KVM_GET_SREGS, &kv->run->s.regs.sregs) == -1 ||
+	    kvm_ioctl(kv->fd, KVM_GET_VCPU_EVENTS,
+	    &kv->run->s.regs.events) == -1) {
+		err = errno;
+		munmap(kv->run, kv->run_size);
+		close(kv->fd);
+		goto fail;
+	}
+	kv->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
+	    KVM_SYNC_X86_EVENTS;
+	kv->run->cr8 = 0;
+	kv->xcr0 = 1;
+	kv->cpuid_dirty = true;
+
+	state_reset(&kv->common.state);
+	kv->cached = NVMM_X64_STATE_ALL;
+	kv->dirty = NVMM_X64_STATE_ALL;
+	*vp = &kv->common;
+	return 0;
+fail:
+	free(kv);
+	errno = err;
+	return -1;
+}
+
+static void
+kvm_vcpu_destroy(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+
+	(void)m;
+	munmap(kv->run, kv->run_size);
+	close(kv->fd);
+	free(kv);
+}
+
+/* -------------------------------------------------------------------------
+ * Kicking a running VCPU.
+ * ------------------------------------------------------------------------- */
+
+static void
+kvm_vcpu_kick(struct nvmm_vcpu_priv *v)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+
+	pid_t tid;
+
+	/* The caller's flag store comes before this load (seq_cst). */
+	if (!atomic_load(&kv->running))
+		return;
+	kv->run->immediate_exit = 1;
+	/* tgkill, not pthread_kill: harmless if the thread is gone. */
+	tid = atomic_load(&kv->runner);
+	if (tid != kvm_tls_tid)
+		(void)syscall(SYS_tgkill, getpid(), tid, kvm_kick_signo);
+}
+
+/* Publishes that this thread may enter KVM_RUN on kv. */
+static void
+run_enter(struct kvm_vcpu_be *kv)
+{
+	sigset_t set;
+
+	if (kvm_tls_tid == 0) {
+		/* Once per thread: the kick signal must reach it. */
+		sigemptyset(&set);
+		sigaddset(&set, kvm_kick_signo);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		kvm_tls_tid = (pid_t)syscall(SYS_gettid);
+	}
+	kv->run->immediate_exit = 0;
+	atomic_store(&kv->runner, kvm_tls_tid);
+	kvm_tls_vcpu = kv;
+	atomic_store(&kv->running, 1);
+}
+
+static void
+run_leave(struct kvm_vcpu_be *kv)
+{
+	atomic_store(&kv->running, 0);
+	kvm_tls_vcpu = NULL;
+	kv->run->immediate_exit = 0;
+}
+
+/*
+ * One KVM_RUN.  Returns 0 with an exit in kv->run, 1 when KVM_RUN was
+ * interrupted (EINTR), -1 on error.  The synced groups are refreshed.
+ */
+static int
+kvm_run_once(struct kvm_vcpu_be *kv)
+{
+	int ret;
+
+	do {
+		ret = ioctl(kv->fd, KVM_RUN, 0);
+	} while (ret == -1 && errno == EAGAIN);
+	kv->run->kvm_dirty_regs = 0;
+	kv->cached = 0;
+	if (kv->run->s.regs.sregs.cr4 & CR4_OSXSAVE)
+		kv->xcr0_volatile = true;
+	if (ret == -1)
+		return errno == EINTR ? 1 : -1;
+	return 0;
+}
+
+/* Lets KVM finish a pending instruction without entering the guest. */
+static int
+kvm_complete(struct kvm_vcpu_be *kv)
+{
+	int ret;
+
+	kv->run->immediate_exit = 1;
+	ret = kvm_run_once(kv);
+	kv->run->immediate_exit = 0;
+	kv->pending = KVM_PENDING_NONE;
+	return ret;
+}
+
+/* -------------------------------------------------------------------------
+ * Events.
+ * ------------------------------------------------------------------------- */
+
+/* Puts the client's event into the synced events (nvmm-api.md 4.11). */
+static int
+event_commit(struct kvm_vcpu_be *kv)
+{
+	const struct nvmm_x86_event *e = &kv->common.event;
+	struct kvm_vcpu_events *ev = &kv->run->s.regs.events;
+	struct kvm_regs *r = &kv->run->s.regs.regs;
+	uint8_t vec = e->vector;
+
+	switch (e->type) {
+	case NVMM_VCPU_EVENT_EXCP:
+		if (vec >= 32 || vec == 0 || vec == 2 || vec == 3) {
+			errno = EINVAL;
+			return -1;
+		}
+		ev->exception.injected = 1;
+		ev->exception.nr = vec;
+		ev->exception.has_error_code = (EXC_HAS_ERRCODE >> vec) & 1;
+		ev->exception.error_code = (uint32_t)e->u.excp.error;
+		/* NVMM sets RF for every exception but 1, 4, 8 and 18. */
+		if (vec != 1 && vec != 4 && vec != 8 && vec != 18) {
+			if (kv->dirty & NVMM_X64_STATE_GPRS)
+				kv->common.state.gprs[NVMM_X64_GPR_RFLAGS] |=
+				    RFLAGS_RF;
+			r->rflags |= RFLAGS_RF;
+			kv->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+		}
+		break;
+	case NVMM_VCPU_EVENT_INTR:
+		if (vec == 2) {
+			/* Queued like KVM_NMI: a masked NMI stays pending. */
+			ev->nmi.pending = 1;
+			ev->flags |= KVM_VCPUEVENT_VALID_NMI_PENDING;
+			kv->nmi_window = true;
+		} else {
+			ev->interrupt.injected = 1;
+			ev->interrupt.nr = vec;
+			ev->interrupt.soft = 0;
+		}
+		break;
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+	kv->run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+	return 0;
+}
+
+/* Takes the event nvmm_vcpu_inject() left, if any. */
+static int
+event_take(struct kvm_vcpu_be *kv, bool *taken)
+{
+	*taken = atomic_exchange(&kv->common.event_pending, 0) != 0;
+	if (!*taken)
+		return 0;
+	return event_commit(kv);
+}
+
+static bool
+guest_can_take_int(struct kvm_vcpu_be *kv)
+{
+	const struct kvm_sync_regs *s = &kv->run->s.regs;
+
+	return (s->regs.rflags & RFLAGS_IF) && s->events.interrupt.shadow == 0 &&
+	    !events_pending(&s->events) && !s->events.exception.pending;
+}
+
+static bool
+guest_nmi_done(struct kvm_vcpu_be *kv)
+{
+	const struct kvm_vcpu_events *ev = &kv->run->s.regs.events;
+
+	return !ev->nmi.masked && !ev->nmi.pending && !ev->nmi.injected;
+}
+
+/* -------------------------------------------------------------------------
+ * Exits.
+ * ------------------------------------------------------------------------- */
+
+static void
+exitstate_fill(struct kvm_vcpu_be *kv)
+{
+	struct nvmm_x86_exit *x = &kv->common.exit;
+	const struct kvm_sync_regs *s = &kv->run->s.regs;
+
+	x->exitstate.rflags = s->regs.rflags;
+	x->exitstate.cr8 = kv->run->cr8;
+	x->exitstate.int_shadow = s->events.interrupt.shadow != 0;
+	x->exitstate.int_window_exiting = kv->int_window;
+	x->exitstate.nmi_window_exiting = kv->nmi_window;
+	x->exitstate.evt_pending = events_pending(&s->events);
+}
+
+/* Code-segment default size: 64-bit, 32-bit or 16-bit. */
+static int
+cs_mode(const struct kvm_sregs *sr)
+{
+	if ((sr->efer & EFER_LMA) && sr->cs.l)
+		return X86_MODE_64;
+	return sr->cs.db ? X86_MODE_32 : X86_MODE_16;
+}
+
+/* Reads the instruction bytes at RIP; returns how many were read. */
+static size_t
+fetch_insn(struct kvm_vcpu_be *kv, uint8_t *buf, size_t len)
+{
+	const struct kvm_sync_regs *s = &kv->run->s.regs;
+	uint64_t la = s->regs.rip;
+
+	if (cs_mode(&s->sregs) != X86_MODE_64)
+		la = (s->sregs.cs.base + la) & 0xffffffffULL;
+	return nvmm_mem_read_linear(kv->common.mach, &kv->common, la, buf,
+	    len);
+}
+
+/*
+ * KVM reports port, size, direction and count, not the NVMM fields that
+ * describe the instruction; decode it.  KVM has already moved RIP past a
+ * non-string OUT, so an instruction at RIP that does not match the exit
+ * means RIP is past it.
+ */
+static void
+exit_io(struct kvm_vcpu_be *kv)
+{
+	struct kvm_run *run = kv->run;
+	struct nvmm_x86_exit_io *io = &kv->common.exit.u.io;
+	const struct kvm_regs *r = &run->s.regs.regs;
+	struct x86_insn_io d;
+	uint8_t insn[15];
+	size_t n;
+	int mode = cs_mode(&run->s.regs.sregs);
+	bool match;
+
+	io->in = run->io.direction == KVM_EXIT_IO_IN;
+	io->port = run->io.port;
+	io->operand_size = run->io.size;
+	io->seg = -1;
+	io->rep = false;
+	io->str = false;
+	io->address_size = mode == X86_MODE_16 ? 2 : (mode == X86_MODE_32 ? 4 : 8);
+	io->npc = r->rip;
+
+	n = fetch_insn(kv, insn, sizeof(insn));
+	match = x86_decode_io(insn, n, mode, &d) == 0 && d.in == io->in &&
+	    d.operand_size == io->operand_size &&
+	    (d.imm_port ? d.port == io->port : (r->rdx & 0xffff) == io->port);
+	if (match) {
+		io->str = d.str;
+		io->rep = d.rep;
+		io->seg = d.seg;
+		io->address_size = d.address_size;
+		io->npc = r->rip + d.len;
+	}
+
+	kv->pending = KVM_PENDING_IO;
+	if (io->in) {
+		/* Unanswered reads see all ones, as on real hardware. */
+		size_t bytes = (size_t)run->io.size * run->io.count;
+
+		if (run->io.data_offset < kv->run_size &&
+		    bytes <= kv->run_size - run->io.data_offset)
+			memset((uint8_t *)run + run->io.data_offset, 0xff, bytes);
+	}
+}
+
+static void
+exit_mmio(struct kvm_vcpu_be *kv)
+{
+	struct kvm_run *run = kv->run;
+	struct nvmm_x86_exit_memory *mem = &kv->common.exit.u.mem;
+
+	mem->prot = run->mmio.is_write ? PROT_WRITE : PROT_READ;
+	mem->gpa = run->mmio.phys_addr;
+	mem->inst_len = 0;	/* as on VMX: KVM gives no instruction bytes */
+	if (!run->mmio.is_write)
+		memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+	kv->pending = KVM_PENDING_MMIO;
+}
+
+/*
+ * MSRs NVMM handles in its kernel that KVM's filter sends to us.
+ * Returns true when answered (KVM completes it at the next KVM_RUN).
+ */
+static bool
+msr_internal(struct kvm_vcpu_be *kv)
+{
+	struct kvm_run *run = kv->run;
+	bool rd = run->exit_reason == KVM_EXIT_X86_RDMSR;
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} b;
+
+	switch (run->msr.index) {
+	case MSR_PLATFORM_ID:
+	case MSR_BIOS_SIGN:
+		run->msr.error = 0;
+		if (rd)
+			run->msr.data = 0;
+		return true;
+	case MSR_MISC_ENABLE:
+	case MSR_ARCH_CAPABILITIES:
+		run->msr.error = 0;
+		if (!rd)
+			return true;	/* writes are ignored */
+		memset(&b, 0, sizeof(b));
+		b.hdr.nmsrs = 1;
+		b.e.index = run->msr.index;
+		if (ioctl(kv->fd, KVM_GET_MSRS, &b) != 1) {
+			run->msr.error = 1;
+			return true;
+		}
+		if (run->msr.index == MSR_MISC_ENABLE)
+			run->msr.data = (b.e.data & ~((1ULL << 7) |
+			    (1ULL << 16) | (1ULL << 18))) | (1ULL << 11) |
+			    (1ULL << 12);
+		else
+			run->msr.data = b.e.data & 0x10bULL;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * An RDMSR/WRMSR for the client.  KVM would complete the instruction at
+ * the next KVM_RUN (write EDX:EAX, skip it); NVMM leaves that to the
+ * client.  So complete it now without entering the guest and rewind the
+ * registers: the client sees RIP on the instruction and finishes it its
+ * own way (RIP = npc, or a #GP, or nothing).
+ */
+static int
+exit_msr(struct kvm_vcpu_be *kv)
+{
+	struct kvm_run *run = kv->run;
+	struct nvmm_x86_exit *x = &kv->common.exit;
+	struct kvm_regs saved = run->s.regs.regs;
+	uint8_t insn[15], len = 2;
+	bool is_write;
+	size_t n;
+	int ret;
+
+	n = fetch_insn(kv, insn, sizeof(insn));
+	if (x86_decode_msr(insn, n, cs_mode(&run->s.regs.sregs), &len,
+	    &is_write) == -1)
+		len = 2;
+	if (run->exit_reason == KVM_EXIT_X86_RDMSR) {
+		x->reason = NVMM_VCPU_EXIT_RDMSR;
+		x->u.rdmsr.msr = run->msr.index;
+		x->u.rdmsr.npc = saved.rip + len;
+		run->msr.data = 0;
+	} else {
+		x->reason = NVMM_VCPU_EXIT_WRMSR;
+		x->u.wrmsr.msr = run->msr.index;
+		x->u.wrmsr.val = run->msr.data;
+		x->u.wrmsr.npc = saved.rip + len;
+	}
+	run->msr.error = 0;
+	ret = kvm_complete(kv);
+	if (ret == -1)
+		return -1;
+	run->s.regs.regs = saved;
+	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	if (ret == 0) {
+		/* KVM had more to say (it should not); report it next. */
+		kv->held = true;
+	}
+	return 0;
+}
+
+/*
+ * Turns the KVM exit in kv->run into an NVMM exit.  Returns 1 when the
+ * exit is for the client, 0 when the run must go on, -1 on error.
+ */
+static int
+exit_translate(struct kvm_vcpu_be *kv)
+{
+	struct kvm_run *run = kv->run;
+	struct nvmm_x86_exit *x = &kv->common.exit;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		x->reason = NVMM_VCPU_EXIT_IO;
+		exit_io(kv);
+		return 1;
+	case KVM_EXIT_MMIO:
+		x->reason = NVMM_VCPU_EXIT_MEMORY;
+		exit_mmio(kv);
+		return 1;
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR:
+		if (msr_internal(kv))
+			return 0;
+		return exit_msr(kv) == -1 ? -1 : 1;
+	case KVM_EXIT_HLT:
+		x->reason = NVMM_VCPU_EXIT_HALTED;
+		/* The guest can take interrupts: the window is not needed. */
+		if (run->s.regs.regs.rflags & RFLAGS_IF)
+			kv->int_window = false;
+		return 1;
+	case KVM_EXIT_SHUTDOWN:
+		x->reason = NVMM_VCPU_EXIT_SHUTDOWN;
+		return 1;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		if (!kv->int_window)
+			return 0;
+		kv->int_window = false;
+		x->reason = NVMM_VCPU_EXIT_INT_READY;
+		return 1;
+	case KVM_EXIT_SET_TPR:
+		if (!kv->common.tpr_exit)
+			return 0;
+		x->reason = NVMM_VCPU_EXIT_TPR_CHANGED;
+		return 1;
+	case KVM_EXIT_FAIL_ENTRY:
+		x->reason = NVMM_VCPU_EXIT_INVALID;
+		x->u.inv.hwcode = run->fail_entry.hardware_entry_failure_reason;
+		return 1;
+	case KVM_EXIT_INTERNAL_ERROR:
+		/* E.g. an instruction KVM's emulator cannot run. */
+		x->reason = NVMM_VCPU_EXIT_INVALID;
+		x->u.inv.hwcode = run->internal.suberror;
+		return 1;
+	default:
+		x->reason = NVMM_VCPU_EXIT_INVALID;
+		x->u.inv.hwcode = 0x10000ULL | run->exit_reason;
+		return 1;
+	}
+}
+
+/* -------------------------------------------------------------------------
+ * Run.
+ * ------------------------------------------------------------------------- */
+
+static int
+kvm_vcpu_run(struct nvmm_vcpu_priv *v)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+	struct nvmm_x86_exit *x = &v->exit;
+	bool taken;
+	int ret;
+
+	memset(x, 0, sizeof(*x));
+	run_enter(kv);
+
+	/* A stop request wins over everything and commits nothing. */
+	if (atomic_load((_Atomic int *)(void *)&v->stop)) {
+		x->reason = NVMM_VCPU_EXIT_STOPPED;
+		goto stopped;
+	}
+
+	/* An exit that came up while completing the previous one. */
+	if (kv->held) {
+		kv->held = false;
+		ret = exit_translate(kv);
+		if (ret == -1)
+			goto fail;
+		if (ret == 1)
+			goto out;
+	}
+
+	/*
+	 * The client did not use the assist for the last IO/MMIO exit.
+	 * If it changed the registers itself, let KVM finish its pending
+	 * completion first so that the client's values win.
+	 */
+	if (kv->pending != KVM_PENDING_NONE && (kv->dirty &
+	    NVMM_X64_STATE_GPRS)) {
+		if (kvm_complete(kv) == -1)
+			goto fail;
+		kv->cached = kv->dirty;
+	}
+
+	if (state_flush(kv) == -1)
+		goto invalid_state;
+
+	/* Window exits NVMM would take before any guest instruction. */
+	if (!atomic_load(&v->event_pending)) {
+		if (kv->int_window && guest_can_take_int(kv)) {
+			kv->int_window = false;
+			x->reason = NVMM_VCPU_EXIT_INT_READY;
+			goto out;
+		}
+		if (kv->nmi_window && guest_nmi_done(kv)) {
+			kv->nmi_window = false;
+			x->reason = NVMM_VCPU_EXIT_NMI_READY;
+			goto out;
+		}
+	}
+
+	for (;;) {
+		if (event_take(kv, &taken) == -1) {
+			run_leave(kv);
+			exitstate_fill(kv);
+			return -1;	/* EINVAL: the event is dropped */
+		}
+		kv->run->request_interrupt_window = kv->int_window;
+		ret = kvm_run_once(kv);
+		kv->pending = KVM_PENDING_NONE;
+		kv->ran = true;
+		if (ret == -1) {
+			if (errno == EINVAL || errno == EFAULT)
+				goto invalid_state;
+			goto fail;
+		}
+		if (ret == 1) {
+			/* Interrupted: a stop, an event, or a foreign signal. */
+			if (atomic_load((_Atomic int *)(void *)&v->stop)) {
+				x->reason = NVMM_VCPU_EXIT_STOPPED;
+				goto stopped;
+			}
+			if (atomic_load(&v->event_pending)) {
+				kv->run->immediate_exit = 0;
+				continue;
+			}
+			x->reason = NVMM_VCPU_EXIT_NONE;
+			goto out;
+		}
+		ret = exit_translate(kv);
+		if (ret == -1)
+			goto fail;
+		if (ret == 1)
+			break;
+		kv->run->immediate_exit = 0;
+	}
+out:
+	run_leave(kv);
+	exitstate_fill(kv);
+	return 0;
+
+stopped:
+	atomic_store((_Atomic int *)(void *)&v->stop, 0);
+	goto out;
+
+invalid_state:
+	/* KVM refused the state the client loaded: NVMM's entry failure.
+	   Show the client what KVM really holds. */
+	kv->dirty = 0;
+	kv->cached = 0;
+	kv->run->kvm_dirty_regs = 0;
+	(void)kvm_ioctl(kv->fd, KVM_GET_REGS, &kv->run->s.regs.regs);
+	(void)kvm_ioctl(kv->fd, KVM_GET_SREGS, &kv->run->s.regs.sregs);
+	(void)kvm_ioctl(kv->fd, KVM_GET_VCPU_EVENTS, &kv->run->s.regs.events);
+	kv->run->cr8 = kv->run->s.regs.sregs.cr8;
+	x->reason = NVMM_VCPU_EXIT_INVALID;
+	x->u.inv.hwcode = ~0ULL;
+	goto out;
+
+fail:
+	ret = errno;
+	run_leave(kv);
+	exitstate_fill(kv);
+	errno = ret;
+	return -1;
+}
+
+/* -------------------------------------------------------------------------
+ * Assists: hand KVM's data to the callbacks, then let KVM complete.
+ * ------------------------------------------------------------------------- */
+
+/* After a completion, an exit KVM raised is kept for the next run. */
+static int
+assist_finish(struct kvm_vcpu_be *kv)
+{
+	int ret;
+
+	if (state_flush(kv) == -1)
+		return -1;
+	ret = kvm_complete(kv);
+	if (ret == -1)
+		return -1;
+	if (ret == 0)
+		kv->held = true;
+	return 0;
+}
+
+static int
+kvm_assist_io(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
+    struct nvmm_vcpu_priv *v)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+	struct kvm_run *run = kv->run;
+	struct nvmm_io io;
+	uint8_t *data;
+	size_t size = run->io.size, count = run->io.count, i;
+
+	if (kv->pending != KVM_PENDING_IO || run->exit_reason != KVM_EXIT_IO) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((size != 1 && size != 2 && size != 4) ||
+	    run->io.data_offset >= kv->run_size ||
+	    count > (kv->run_size - run->io.data_offset) / size) {
+		errno = EINVAL;
+		return -1;
+	}
+	data = (uint8_t *)run + run->io.data_offset;
+	io.mach = mach;
+	io.vcpu = vcpu;
+	io.port = run->io.port;
+	io.in = run->io.direction == KVM_EXIT_IO_IN;
+	io.size = size;
+	for (i = 0; i < count; i++) {
+		io.data = data + i * size;
+		if (io.in)
+			memset(io.data, 0, size);
+		vcpu->cbs.io(&io);
+	}
+	return assist_finish(kv);
+}
+
+static int
+kvm_assist_mem(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
+    struct nvmm_vcpu_priv *v)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+	struct kvm_run *run = kv->run;
+	struct nvmm_mem mem;
+	uint8_t buf[8];
+	int frags, ret;
+
+	if (kv->pending != KVM_PENDING_MMIO ||
+	    run->exit_reason != KVM_EXIT_MMIO) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (state_flush(kv) == -1)
+		return -1;
+	/* One instruction may need several fragments (read-modify-write,
+	   MOVS between two MMIO areas, page splits). */
+	for (frags = 0; ; frags++) {
+		if (run->mmio.len == 0 || run->mmio.len > sizeof(buf)) {
+			errno = EINVAL;
+			return -1;
+		}
+		mem.mach = mach;
+		mem.vcpu = vcpu;
+		mem.gpa = run->mmio.phys_addr;
+		mem.write = run->mmio.is_write;
+		mem.size = run->mmio.len;
+		mem.data = buf;
+		if (mem.write)
+			memcpy(buf, run->mmio.data, mem.size);
+		else
+			memset(buf, 0, sizeof(buf));
+		vcpu->cbs.mem(&mem);
+		if (!mem.write)
+			memcpy(run->mmio.data, buf, mem.size);
+
+		ret = kvm_complete(kv);
+		if (ret == -1)
+			return -1;
+		if (ret == 1)
+			return 0;
+		if (run->exit_reason != KVM_EXIT_MMIO ||
+		    frags + 1 == MMIO_FRAGS_MAX) {
+			kv->held = true;
+			return 0;
+		}
+		kv->pending = KVM_PENDING_MMIO;
+	}
+}
+
+/* -------------------------------------------------------------------------
+ * The table.
+ * ------------------------------------------------------------------------- */
+
+const struct nvmm_backend nvmm_kvm_x86_64 = {
+	.name = "kvm",
+	.init = kvm_init,
+	.capability = kvm_capability,
+	.machine_create = kvm_machine_create,
+	.machine_destroy = kvm_machine_destroy,
+	.vcpu_create = kvm_vcpu_create,
+	.vcpu_destroy = kvm_vcpu_destroy,
+	.vcpu_conf_changed = kvm_vcpu_conf_changed,
+	.vcpu_getstate = kvm_vcpu_getstate,
+	.vcpu_setstate = kvm_vcpu_setstate,
+	.vcpu_run = kvm_vcpu_run,
+	.vcpu_kick = kvm_vcpu_kick,
+	.assist_io = kvm_assist_io,
+	.assist_mem = kvm_assist_mem,
+	.vcpu_paging = kvm_vcpu_paging,
+	.gpa_map = kvm_gpa_map,
+	.gpa_unmap = kvm_gpa_unmap,
+};
