@@ -800,34 +800,37 @@ static const int kvm_state_msr_idx[] = {
 };
 #define KVM_NSTATE_MSRS	(sizeof(kvm_state_msrs) / sizeof(kvm_state_msrs[0]))
 
-struct kvm_msrs_buf {
-	struct kvm_msrs hdr;
-	struct kvm_msr_entry e[KVM_NSTATE_MSRS];
-};
+/* struct kvm_msrs with room for n entries (it ends in a flexible array). */
+#define KVM_MSRS_BUF(name, n)						\
+	union {								\
+		struct kvm_msrs m;					\
+		uint8_t b[sizeof(struct kvm_msrs) +			\
+		    (n) * sizeof(struct kvm_msr_entry)];		\
+	} name
 
 static int
 msrs_io(struct kvm_vcpu_be *kv, bool set)
 {
 	uint64_t *msrs = kv->common.state.msrs;
-	struct kvm_msrs_buf b;
+	KVM_MSRS_BUF(buf, KVM_NSTATE_MSRS);
 	size_t i;
 	int n;
 
-	memset(&b, 0, sizeof(b));
-	b.hdr.nmsrs = KVM_NSTATE_MSRS;
+	memset(&buf, 0, sizeof(buf));
+	buf.m.nmsrs = KVM_NSTATE_MSRS;
 	for (i = 0; i < KVM_NSTATE_MSRS; i++) {
-		b.e[i].index = kvm_state_msrs[i];
+		buf.m.entries[i].index = kvm_state_msrs[i];
 		if (set)
-			b.e[i].data = msrs[kvm_state_msr_idx[i]];
+			buf.m.entries[i].data = msrs[kvm_state_msr_idx[i]];
 	}
-	n = ioctl(kv->fd, set ? KVM_SET_MSRS : KVM_GET_MSRS, &b);
+	n = ioctl(kv->fd, set ? KVM_SET_MSRS : KVM_GET_MSRS, &buf);
 	if (n != (int)KVM_NSTATE_MSRS) {
 		errno = (n == -1) ? errno : EINVAL;
 		return -1;
 	}
 	if (!set) {
 		for (i = 0; i < KVM_NSTATE_MSRS; i++)
-			msrs[kvm_state_msr_idx[i]] = b.e[i].data;
+			msrs[kvm_state_msr_idx[i]] = buf.m.entries[i].data;
 	}
 	return 0;
 }
@@ -1470,10 +1473,7 @@ msr_internal(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
 	bool rd = run->exit_reason == KVM_EXIT_X86_RDMSR;
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e;
-	} b;
+	KVM_MSRS_BUF(buf, 1);
 
 	switch (run->msr.index) {
 	case MSR_PLATFORM_ID:
@@ -1487,19 +1487,19 @@ msr_internal(struct kvm_vcpu_be *kv)
 		run->msr.error = 0;
 		if (!rd)
 			return true;	/* writes are ignored */
-		memset(&b, 0, sizeof(b));
-		b.hdr.nmsrs = 1;
-		b.e.index = run->msr.index;
-		if (ioctl(kv->fd, KVM_GET_MSRS, &b) != 1) {
-			run->msr.error = 1;
+		memset(&buf, 0, sizeof(buf));
+		buf.m.nmsrs = 1;
+		buf.m.entries[0].index = run->msr.index;
+		if (ioctl(kv->fd, KVM_GET_MSRS, &buf) != 1) {
+			run->msr.error = 1;	/* #GP, as without the MSR */
 			return true;
 		}
 		if (run->msr.index == MSR_MISC_ENABLE)
-			run->msr.data = (b.e.data & ~((1ULL << 7) |
-			    (1ULL << 16) | (1ULL << 18))) | (1ULL << 11) |
-			    (1ULL << 12);
-		else
-			run->msr.data = b.e.data & 0x10bULL;
+			run->msr.data = (buf.m.entries[0].data &
+			    ~((1ULL << 7) | (1ULL << 16) | (1ULL << 18))) |
+			    (1ULL << 11) | (1ULL << 12);
+		else	/* RDCL_NO, SSB_NO, MDS_NO, TAA_NO only */
+			run->msr.data = buf.m.entries[0].data & 0x10bULL;
 		return true;
 	default:
 		return false;
