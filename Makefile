@@ -25,34 +25,38 @@ SAN_LDFLAGS = -fsanitize=address,undefined
 endif
 LDLIBS	= -lpthread
 
+# Objects live under $(O); programs sit directly in $(B).
+O		= $(B)/obj
+
 LIB_SRCS	= $(wildcard lib/*.c)
-LIB_OBJS	= $(LIB_SRCS:%.c=$(B)/%.o)
-LIB_PIC_OBJS	= $(LIB_SRCS:%.c=$(B)/pic/%.o)
+LIB_OBJS	= $(LIB_SRCS:%.c=$(O)/%.o)
+LIB_PIC_OBJS	= $(LIB_SRCS:%.c=$(O)/pic/%.o)
 
 TOYVIRT_SRCS	= $(wildcard toyvirt/*.c)
 TOOLS_SRCS	= $(wildcard tools/*.c)
 
 TEST_COMMON	= $(filter-out tests/t_%,$(wildcard tests/*.c))
-TEST_COMMON_OBJS = $(TEST_COMMON:%.c=$(B)/%.o)
+TEST_COMMON_OBJS = $(TEST_COMMON:%.c=$(O)/%.o)
 TEST_SRCS	= $(wildcard tests/t_*.c)
 TEST_BINS	= $(TEST_SRCS:tests/%.c=$(B)/tests/%)
 
-PROGRAMS = $(B)/toyvirt $(B)/nvmmctl $(B)/smallkern
+PROGRAMS = $(if $(TOYVIRT_SRCS),$(B)/toyvirt) $(if $(TOOLS_SRCS),$(B)/nvmmctl) \
+	   $(if $(wildcard smallkern/smallkern.mk),$(B)/smallkern)
 
 .PHONY: all lib check demo bench clean tests
 all: lib $(PROGRAMS) tests
 
 lib: $(B)/libnvmm.a $(B)/libnvmm.so
 
-$(B)/%.o: %.c
+$(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Ilib -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(PRIV_CFLAGS) -MMD -MP -c $< -o $@
 
-$(B)/pic/%.o: %.c
+$(O)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Ilib -fPIC -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
 
-$(B)/%.o: %.S
+$(O)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -69,11 +73,14 @@ $(B)/libnvmm.so: $(B)/libnvmm.so.$(SOVERSION).$(SOMINOR)
 	ln -sf libnvmm.so.$(SOVERSION).$(SOMINOR) $(B)/$(SONAME)
 	ln -sf $(SONAME) $@
 
+# Only the tests may see the library's private headers.
+$(O)/tests/%.o: PRIV_CFLAGS = -Ilib
+
 # Programs link the static library: they run from build/ without setup.
-$(B)/toyvirt: $(TOYVIRT_SRCS:%.c=$(B)/%.o) $(B)/libnvmm.a
+$(B)/toyvirt: $(TOYVIRT_SRCS:%.c=$(O)/%.o) $(B)/libnvmm.a
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/nvmmctl: $(TOOLS_SRCS:%.c=$(B)/%.o) $(B)/libnvmm.a
+$(B)/nvmmctl: $(TOOLS_SRCS:%.c=$(O)/%.o) $(B)/libnvmm.a
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Tests: tests/t_NAME.c, plus tests/t_NAME_guest.S when present, plus the
@@ -81,8 +88,9 @@ $(B)/nvmmctl: $(TOOLS_SRCS:%.c=$(B)/%.o) $(B)/libnvmm.a
 tests: $(TEST_BINS)
 
 .SECONDEXPANSION:
-$(B)/tests/t_%: $(B)/tests/t_%.o $$(patsubst %.S,$(B)/%.o,$$(wildcard tests/t_$$*_guest.S)) \
+$(B)/tests/t_%: $(O)/tests/t_%.o $$(patsubst %.S,$(O)/%.o,$$(wildcard tests/t_$$*_guest.S)) \
 		$(TEST_COMMON_OBJS) $(B)/libnvmm.a
+	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # smallkern has its own freestanding rules.

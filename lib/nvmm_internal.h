@@ -124,6 +124,10 @@ struct nvmm_backend {
 
 extern const struct nvmm_backend nvmm_kvm_x86_64;
 
+/* VCPU and memory ioctls issued so far, KVM_RUN excepted: tests check
+   that the exit path makes none. */
+extern _Atomic unsigned long nvmm_kvm_ioctls;
+
 /* -------------------------------------------------------------------------
  * Front-end services for the backend (lib/nvmm_mem.c).
  * ------------------------------------------------------------------------- */

@@ -112,6 +112,7 @@ struct kvm_vcpu_be {
 	bool held;		/* run holds an exit not reported yet */
 	bool ran;		/* KVM_RUN has entered the guest once */
 	bool cpuid_dirty;	/* the CPUID table must be (re)loaded */
+	struct kvm_cpuid2 *cpuid;	/* the table KVM has */
 	bool xcr0_volatile;	/* the guest may have changed XCR0 */
 	uint64_t xcr0;		/* last XCR0 known to KVM */
 
@@ -150,11 +151,15 @@ kmach(struct nvmm_mach_priv *m)
 	return m->be;
 }
 
+_Atomic unsigned long nvmm_kvm_ioctls;
+
+/* Every ioctl but KVM_RUN goes through here, and is counted. */
 static int
 kvm_ioctl(int fd, unsigned long req, void *arg)
 {
 	int ret;
 
+	atomic_fetch_add_explicit(&nvmm_kvm_ioctls, 1, memory_order_relaxed);
 	do {
 		ret = ioctl(fd, req, arg);
 	} while (ret == -1 && errno == EINTR);
@@ -201,7 +206,7 @@ kvm_init(void)
 		KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_READONLY_MEM,
 		KVM_CAP_VCPU_EVENTS, KVM_CAP_X86_USER_SPACE_MSR,
 		KVM_CAP_X86_MSR_FILTER, KVM_CAP_DEBUGREGS, KVM_CAP_XCRS,
-		KVM_CAP_EXT_CPUID, KVM_CAP_USER_MEMORY,
+		KVM_CAP_EXT_CPUID, KVM_CAP_USER_MEMORY, KVM_CAP_XSAVE,
 	};
 	struct sigaction sa;
 	struct kvm_cpuid2 *c;
@@ -464,21 +469,36 @@ cpuid_build(struct kvm_vcpu_be *kv)
 	return t;
 }
 
+static size_t
+cpuid_size(const struct kvm_cpuid2 *t)
+{
+	return sizeof(*t) + t->nent * sizeof(t->entries[0]);
+}
+
 static int
 cpuid_load(struct kvm_vcpu_be *kv)
 {
 	struct kvm_cpuid2 *t;
-	int ret;
 
 	if ((t = cpuid_build(kv)) == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
-	ret = kvm_ioctl(kv->fd, KVM_SET_CPUID2, t);
-	free(t);
-	if (ret == 0)
+	/* KVM compares with a table it adjusts at run time: do it here. */
+	if (kv->cpuid != NULL && cpuid_size(kv->cpuid) == cpuid_size(t) &&
+	    memcmp(kv->cpuid, t, cpuid_size(t)) == 0) {
+		free(t);
 		kv->cpuid_dirty = false;
-	return ret;
+		return 0;
+	}
+	if (kvm_ioctl(kv->fd, KVM_SET_CPUID2, t) == -1) {
+		free(t);
+		return -1;
+	}
+	free(kv->cpuid);
+	kv->cpuid = t;
+	kv->cpuid_dirty = false;
+	return 0;
 }
 
 static int
@@ -823,7 +843,7 @@ msrs_io(struct kvm_vcpu_be *kv, bool set)
 		if (set)
 			buf.m.entries[i].data = msrs[kvm_state_msr_idx[i]];
 	}
-	n = ioctl(kv->fd, set ? KVM_SET_MSRS : KVM_GET_MSRS, &buf);
+	n = kvm_ioctl(kv->fd, set ? KVM_SET_MSRS : KVM_GET_MSRS, &buf);
 	if (n != (int)KVM_NSTATE_MSRS) {
 		errno = (n == -1) ? errno : EINVAL;
 		return -1;
@@ -835,28 +855,24 @@ msrs_io(struct kvm_vcpu_be *kv, bool set)
 	return 0;
 }
 
+/*
+ * The FPU goes through KVM's XSAVE image: its first 512 bytes are the
+ * FXSAVE layout NVMM exposes.  (KVM_GET/SET_FPU lose MXCSR when the XSAVE
+ * header says the state is in its initial form.)
+ */
+#define XSAVE_BV_OFFSET	512
+#define XSAVE_X87_SSE	0x3ULL
+
 static int
 fpu_get(struct kvm_vcpu_be *kv)
 {
 	struct fxsave *fx = &kv->common.state.fpu;
-	struct kvm_fpu f;
-	int i;
+	struct kvm_xsave xs;
 
-	if (kvm_ioctl(kv->fd, KVM_GET_FPU, &f) == -1)
+	if (kvm_ioctl(kv->fd, KVM_GET_XSAVE, &xs) == -1)
 		return -1;
-	memset(fx, 0, sizeof(*fx));
-	fx->fx_cw = f.fcw;
-	fx->fx_sw = f.fsw;
-	fx->fx_tw = f.ftwx;
-	fx->fx_opcode = f.last_opcode;
-	fx->fx_ip.fa_64 = f.last_ip;
-	fx->fx_dp.fa_64 = f.last_dp;
-	fx->fx_mxcsr = f.mxcsr;
+	memcpy(fx, xs.region, sizeof(*fx));
 	fx->fx_mxcsr_mask = kvm_host_mxcsr_mask;
-	for (i = 0; i < 8; i++)
-		memcpy(&fx->fx_87_ac[i], f.fpr[i], 16);
-	for (i = 0; i < 16; i++)
-		memcpy(fx->fx_xmm[i].xmm_bytes, f.xmm[i], 16);
 	return 0;
 }
 
@@ -864,25 +880,26 @@ static int
 fpu_set(struct kvm_vcpu_be *kv)
 {
 	const struct fxsave *fx = &kv->common.state.fpu;
-	struct kvm_fpu f;
+	struct fxsave *dst;
+	struct kvm_xsave xs;
+	uint64_t bv;
 	uint32_t mask;
-	int i;
 
-	memset(&f, 0, sizeof(f));
-	f.fcw = fx->fx_cw;
-	f.fsw = fx->fx_sw;
-	f.ftwx = fx->fx_tw;
-	f.last_opcode = fx->fx_opcode;
-	f.last_ip = fx->fx_ip.fa_64;
-	f.last_dp = fx->fx_dp.fa_64;
+	if (kvm_ioctl(kv->fd, KVM_GET_XSAVE, &xs) == -1)
+		return -1;
+	dst = (struct fxsave *)(void *)xs.region;
+	memcpy(dst, fx, sizeof(*dst));
 	/* MXCSR bits the host does not support are dropped, as on NetBSD. */
 	mask = fx->fx_mxcsr_mask & kvm_host_mxcsr_mask;
-	f.mxcsr = fx->fx_mxcsr & (mask ? mask : kvm_host_mxcsr_mask);
-	for (i = 0; i < 8; i++)
-		memcpy(f.fpr[i], &fx->fx_87_ac[i], 16);
-	for (i = 0; i < 16; i++)
-		memcpy(f.xmm[i], fx->fx_xmm[i].xmm_bytes, 16);
-	return kvm_ioctl(kv->fd, KVM_SET_FPU, &f);
+	if (mask == 0)
+		mask = kvm_host_mxcsr_mask;
+	dst->fx_mxcsr = fx->fx_mxcsr & mask;
+	dst->fx_mxcsr_mask = kvm_host_mxcsr_mask;
+	/* x87 and SSE state are given, not initial. */
+	memcpy(&bv, (uint8_t *)xs.region + XSAVE_BV_OFFSET, sizeof(bv));
+	bv |= XSAVE_X87_SSE;
+	memcpy((uint8_t *)xs.region + XSAVE_BV_OFFSET, &bv, sizeof(bv));
+	return kvm_ioctl(kv->fd, KVM_SET_XSAVE, &xs);
 }
 
 static int
@@ -1196,6 +1213,7 @@ kvm_vcpu_destroy(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v)
 	(void)m;
 	munmap(kv->run, kv->run_size);
 	close(kv->fd);
+	free(kv->cpuid);
 	free(kv);
 }
 
@@ -1490,7 +1508,7 @@ msr_internal(struct kvm_vcpu_be *kv)
 		memset(&buf, 0, sizeof(buf));
 		buf.m.nmsrs = 1;
 		buf.m.entries[0].index = run->msr.index;
-		if (ioctl(kv->fd, KVM_GET_MSRS, &buf) != 1) {
+		if (kvm_ioctl(kv->fd, KVM_GET_MSRS, &buf) != 1) {
 			run->msr.error = 1;	/* #GP, as without the MSR */
 			return true;
 		}

@@ -1,0 +1,297 @@
+/* t_state.c - state round trips, the ioctl-free exit path, CPUID. */
+
+#include <errno.h>
+#include <string.h>
+
+#include "vmtest.h"
+#include "nvmm_internal.h"
+
+extern const char st_start[], st_end[], st_out[], st_cpuid[], st_rdmsr[];
+
+#define GVA(l)	((uint64_t)((l) - st_start) + VMT_CODE)
+
+static uint32_t port_data[0x60];
+
+static void
+io_cb(struct nvmm_io *io)
+{
+	uint32_t v = 0;
+
+	if (io->in) {
+		memset(io->data, 0, io->size);
+		return;
+	}
+	memcpy(&v, io->data, io->size);
+	if (io->port < 0x60)
+		port_data[io->port] = v;
+}
+
+static void
+mem_cb(struct nvmm_mem *mem)
+{
+	(void)mem;
+}
+
+static uint64_t
+run_io(struct vmt *t)
+{
+	uint64_t r;
+
+	while ((r = vmt_run(t)) == NVMM_VCPU_EXIT_IO) {
+		nvmm_assist_io(&t->mach, &t->vcpu);
+		if (t->vcpu.exit->u.io.port == 0x40)
+			break;
+	}
+	return r;
+}
+
+static void
+round_trips(void)
+{
+	struct vmt t;
+	struct nvmm_x64_state want, *st;
+	struct nvmm_assist_callbacks cbs = { io_cb, mem_cb };
+	int i;
+
+	vmt_create(&t, VMT_RAM, 3);
+	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS, &cbs);
+	vmt_load(&t, VMT_CODE, st_start, st_end);
+	vmt_setup_long(&t, GVA(st_out));
+	st = t.vcpu.state;
+
+	CHECK(nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_ALL) == 0,
+	    "getstate");
+	for (i = 0; i < 16; i++)
+		if (i != NVMM_X64_GPR_RSP)
+			st->gprs[i] = 0x1111111111111111ULL * (uint64_t)(i + 1);
+	st->crs[NVMM_X64_CR_CR2] = 0xdead0000;
+	st->crs[NVMM_X64_CR_CR8] = 5;
+	st->crs[NVMM_X64_CR_XCR0] = 1;
+	st->drs[NVMM_X64_DR_DR0] = 0x1000;
+	st->drs[NVMM_X64_DR_DR1] = 0x2000;
+	st->drs[NVMM_X64_DR_DR2] = 0x3000;
+	st->drs[NVMM_X64_DR_DR3] = 0x4000;
+	st->drs[NVMM_X64_DR_DR6] = 0xffff0ff0;
+	st->drs[NVMM_X64_DR_DR7] = 0x400;
+	st->msrs[NVMM_X64_MSR_EFER] = 0xd01;	/* SCE LME LMA NXE */
+	st->msrs[NVMM_X64_MSR_STAR] = 0x0023001000000000ULL;
+	st->msrs[NVMM_X64_MSR_LSTAR] = 0xffffffff81000000ULL;
+	st->msrs[NVMM_X64_MSR_CSTAR] = 0xffffffff82000000ULL;
+	st->msrs[NVMM_X64_MSR_SFMASK] = 0x47700;
+	st->msrs[NVMM_X64_MSR_KERNELGSBASE] = 0xffff888000001000ULL;
+	st->msrs[NVMM_X64_MSR_SYSENTER_CS] = 0x10;
+	st->msrs[NVMM_X64_MSR_SYSENTER_ESP] = 0xffffc90000002000ULL;
+	st->msrs[NVMM_X64_MSR_SYSENTER_EIP] = 0xffffffff81002000ULL;
+	st->msrs[NVMM_X64_MSR_PAT] = 0x0007050600070106ULL;
+	st->segs[NVMM_X64_SEG_FS].base = 0x7f0000001000ULL;
+	st->segs[NVMM_X64_SEG_GS].base = 0xffff888000002000ULL;
+	st->segs[NVMM_X64_SEG_GDT].limit = 0xfff;
+	st->segs[NVMM_X64_SEG_IDT].base = 0x7000;
+	st->segs[NVMM_X64_SEG_IDT].limit = 0x7ff;
+	st->segs[NVMM_X64_SEG_LDT].selector = 0x18;
+	st->segs[NVMM_X64_SEG_LDT].base = 0x9000;
+	st->segs[NVMM_X64_SEG_TR].selector = 0x20;
+	st->segs[NVMM_X64_SEG_TR].base = 0xa000;
+	st->segs[NVMM_X64_SEG_TR].limit = 0x67;
+	memset(&st->fpu, 0, sizeof(st->fpu));
+	st->fpu.fx_cw = 0x37f;
+	/* ES set: AMD CPUs save FOP/FIP/FDP only while an x87 exception is
+	   pending, so without it the host's XSAVE drops them. */
+	st->fpu.fx_sw = 0x3880;
+	st->fpu.fx_tw = 0x81;
+	st->fpu.fx_opcode = 0x5d9;
+	st->fpu.fx_ip.fa_64 = 0x401234;
+	st->fpu.fx_dp.fa_64 = 0x605678;
+	st->fpu.fx_mxcsr = 0x1fa0;
+	st->fpu.fx_mxcsr_mask = 0xffff;
+	for (i = 0; i < 8; i++) {
+		st->fpu.fx_87_ac[i].r.f87_mantissa = 0x8000000000000000ULL |
+		    (uint64_t)i;
+		st->fpu.fx_87_ac[i].r.f87_exp_sign = (uint16_t)(0x3fff + i);
+	}
+	for (i = 0; i < 16; i++)
+		memset(st->fpu.fx_xmm[i].xmm_bytes, 0x10 + i, 16);
+	st->intr.int_window_exiting = 0;
+	CHECK(nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_ALL) == 0,
+	    "setstate");
+	want = *st;
+
+	/* Through KVM: run to the first OUT, then read everything back. */
+	CHECK_EQ(run_io(&t), NVMM_VCPU_EXIT_IO);
+	memset(st, 0xcc, sizeof(*st));
+	CHECK(nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_ALL) == 0,
+	    "getstate after run");
+	want.gprs[NVMM_X64_GPR_RIP] += 2;	/* past the OUT */
+	for (i = 0; i < NVMM_X64_NGPR; i++)
+		CHECK(st->gprs[i] == want.gprs[i], "gpr %d: %#llx != %#llx",
+		    i, (unsigned long long)st->gprs[i],
+		    (unsigned long long)want.gprs[i]);
+	for (i = 0; i < NVMM_X64_NSEG; i++) {
+		if (i == NVMM_X64_SEG_GDT || i == NVMM_X64_SEG_IDT) {
+			CHECK_EQ(st->segs[i].base, want.segs[i].base);
+			CHECK_EQ(st->segs[i].limit, want.segs[i].limit);
+			continue;
+		}
+		CHECK(memcmp(&st->segs[i], &want.segs[i], sizeof(st->segs[i]))
+		    == 0, "segment %d differs", i);
+	}
+	for (i = 0; i < NVMM_X64_NCR; i++)
+		CHECK(st->crs[i] == want.crs[i], "cr %d: %#llx != %#llx", i,
+		    (unsigned long long)st->crs[i],
+		    (unsigned long long)want.crs[i]);
+	for (i = 0; i < NVMM_X64_NDR; i++)
+		CHECK(st->drs[i] == want.drs[i], "dr %d: %#llx != %#llx", i,
+		    (unsigned long long)st->drs[i],
+		    (unsigned long long)want.drs[i]);
+	/* The TSC is not compared: the guest's runs on. */
+	for (i = 0; i < NVMM_X64_NMSR; i++)
+		CHECK(i == NVMM_X64_MSR_TSC || st->msrs[i] == want.msrs[i],
+		    "msr %d: %#llx != %#llx", i,
+		    (unsigned long long)st->msrs[i],
+		    (unsigned long long)want.msrs[i]);
+	CHECK_EQ(st->fpu.fx_cw, want.fpu.fx_cw);
+	CHECK_EQ(st->fpu.fx_sw, want.fpu.fx_sw);
+	CHECK_EQ(st->fpu.fx_tw, want.fpu.fx_tw);
+	CHECK_EQ(st->fpu.fx_opcode, want.fpu.fx_opcode);
+	CHECK_EQ(st->fpu.fx_ip.fa_64, want.fpu.fx_ip.fa_64);
+	CHECK_EQ(st->fpu.fx_dp.fa_64, want.fpu.fx_dp.fa_64);
+	CHECK_EQ(st->fpu.fx_mxcsr, want.fpu.fx_mxcsr);
+	CHECK(st->fpu.fx_mxcsr_mask != 0, "mxcsr_mask");
+	CHECK(memcmp(st->fpu.fx_87_ac, want.fpu.fx_87_ac,
+	    sizeof(st->fpu.fx_87_ac)) == 0, "x87 registers differ");
+	CHECK(memcmp(st->fpu.fx_xmm, want.fpu.fx_xmm,
+	    sizeof(st->fpu.fx_xmm)) == 0, "xmm registers differ");
+	CHECK_EQ(st->intr.int_shadow, 0);
+	CHECK_EQ(st->intr.int_window_exiting, 0);
+	CHECK_EQ(st->intr.nmi_window_exiting, 0);
+	CHECK_EQ(st->intr.evt_pending, 0);
+	CHECK_EQ(t.vcpu.exit->exitstate.cr8, 5);
+
+	/* Unknown flag bits are ignored. */
+	CHECK(nvmm_vcpu_getstate(&t.mach, &t.vcpu, 0xff80) == 0, "flags");
+	CHECK(nvmm_vcpu_setstate(&t.mach, &t.vcpu, 0xff80) == 0, "flags");
+
+	/* A pending setstate is what getstate shows (it is cached). */
+	st->gprs[NVMM_X64_GPR_R9] = 42;
+	nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS);
+	st->gprs[NVMM_X64_GPR_R9] = 0;
+	nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS);
+	CHECK_EQ(st->gprs[NVMM_X64_GPR_R9], 0);	/* not re-read */
+
+	vmt_destroy(&t);
+}
+
+/* GPRS/SEGS/CRS get and GPRS set at an exit cost no ioctl. */
+static void
+no_ioctl_exit_path(void)
+{
+	struct nvmm_assist_callbacks cbs = { io_cb, mem_cb };
+	struct vmt t;
+	unsigned long before;
+	int i;
+
+	vmt_create(&t, VMT_RAM, 4);
+	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS, &cbs);
+	vmt_load(&t, VMT_CODE, st_start, st_end);
+	vmt_setup_long(&t, GVA(st_out));
+	CHECK_EQ(run_io(&t), NVMM_VCPU_EXIT_IO);
+
+	before = atomic_load(&nvmm_kvm_ioctls);
+	for (i = 0; i < 2; i++) {
+		nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS |
+		    NVMM_X64_STATE_SEGS | NVMM_X64_STATE_CRS |
+		    NVMM_X64_STATE_INTR);
+		t.vcpu.state->gprs[NVMM_X64_GPR_R12] = 0x1234 + (uint64_t)i;
+		nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS |
+		    NVMM_X64_STATE_SEGS | NVMM_X64_STATE_CRS);
+		CHECK_EQ(run_io(&t), NVMM_VCPU_EXIT_IO);
+	}
+	CHECK_EQ(vmt_gpr(&t, NVMM_X64_GPR_R12), 0x1235);
+
+	/* The RDMSR path as toyvirt does it. */
+	vmt_set_gpr(&t, NVMM_X64_GPR_RIP, GVA(st_rdmsr));
+	CHECK_EQ(vmt_run(&t), NVMM_VCPU_EXIT_RDMSR);
+	for (i = 0; i < 2; i++) {
+		nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS);
+		t.vcpu.state->gprs[NVMM_X64_GPR_RAX] = 0xfee00900 + (uint64_t)i;
+		t.vcpu.state->gprs[NVMM_X64_GPR_RDX] = 0;
+		t.vcpu.state->gprs[NVMM_X64_GPR_RIP] =
+		    t.vcpu.exit->u.rdmsr.npc;
+		nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS);
+		CHECK_EQ(run_io(&t), NVMM_VCPU_EXIT_IO);
+		CHECK_EQ(port_data[0x40], 0xfee00900 + (uint64_t)i);
+		if (i == 0)
+			CHECK_EQ(vmt_run(&t), NVMM_VCPU_EXIT_RDMSR);
+	}
+	CHECK_EQ(atomic_load(&nvmm_kvm_ioctls) - before, 0);
+	vmt_destroy(&t);
+}
+
+static void
+guest_cpuid(struct vmt *t, uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+	int i;
+
+	vmt_set_gpr(t, NVMM_X64_GPR_RIP, GVA(st_cpuid));
+	vmt_set_gpr(t, NVMM_X64_GPR_RDI, leaf);
+	vmt_set_gpr(t, NVMM_X64_GPR_RSI, sub);
+	while (vmt_run(t) == NVMM_VCPU_EXIT_IO)
+		nvmm_assist_io(&t->mach, &t->vcpu);
+	for (i = 0; i < 4; i++)
+		out[i] = port_data[0x50 + i];
+}
+
+static void
+cpuid(void)
+{
+	struct nvmm_assist_callbacks cbs = { io_cb, mem_cb };
+	struct nvmm_vcpu_conf_cpuid c;
+	struct vmt t;
+	uint32_t r[4];
+
+	vmt_create(&t, VMT_RAM, 120);
+	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS, &cbs);
+	memset(&c, 0, sizeof(c));
+	c.mask = 1;
+	c.leaf = 0x80000001;
+	c.u.mask.del.edx = 0x00100000;		/* NX */
+	c.u.mask.set.ecx = 0x00000001;		/* LAHF/SAHF */
+	CHECK(nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CPUID,
+	    &c) == 0, "cpuid conf");
+	vmt_load(&t, VMT_CODE, st_start, st_end);
+	vmt_setup_long(&t, GVA(st_cpuid));
+
+	guest_cpuid(&t, 1, 0, r);
+	CHECK_EQ(r[1] >> 24, 120);		/* initial APIC id */
+	CHECK(r[2] & 0x80000000, "hypervisor bit");
+	guest_cpuid(&t, 0x80000001, 0, r);
+	CHECK_EQ(r[3] & 0x00100000, 0);
+	CHECK_EQ(r[2] & 1, 1);
+	guest_cpuid(&t, 0x40000000, 0, r);
+	CHECK(memcmp(&r[1], "___ NVMM ___", 12) == 0, "signature %.12s",
+	    (const char *)&r[1]);
+	guest_cpuid(&t, 0xb, 0, r);
+	CHECK_EQ(r[3], 120);
+	guest_cpuid(&t, 0, 0, r);
+	CHECK(r[0] >= 1 && r[0] <= 0x16, "max basic leaf %#x", r[0]);
+
+	/* After the first run the table is fixed: same is fine, new is not. */
+	CHECK(nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CPUID,
+	    &c) == 0, "identical cpuid conf after run");
+	c.u.mask.del.edx = 0x00000800;
+	CHECK(nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CPUID,
+	    &c) == -1 && errno == EBUSY, "changed cpuid conf after run");
+	guest_cpuid(&t, 0x80000001, 0, r);
+	CHECK_EQ(r[3] & 0x00100000, 0);		/* the old table stands */
+	vmt_destroy(&t);
+}
+
+int
+main(void)
+{
+	vmt_init_or_skip();
+	round_trips();
+	no_ioctl_exit_path();
+	cpuid();
+	return vmt_done("t_state");
+}
