@@ -87,6 +87,7 @@ $(B)/nvmmctl: $(TOOLS_SRCS:%.c=$(O)/%.o) $(B)/libnvmm.a
 # common helpers tests/*.c; linked against the static library.
 tests: $(TEST_BINS)
 
+.SECONDARY:
 .SECONDEXPANSION:
 $(B)/tests/t_%: $(O)/tests/t_%.o $$(patsubst %.S,$(O)/%.o,$$(wildcard tests/t_$$*_guest.S)) \
 		$(TEST_COMMON_OBJS) $(B)/libnvmm.a
