@@ -119,6 +119,7 @@ struct kvm_vcpu_be {
 	/* NVMM window state KVM does not keep. */
 	bool int_window;	/* int_window_exiting */
 	bool nmi_window;	/* nmi_window_exiting */
+	uint64_t tpr_seen;	/* CR8 at the last exit the client saw */
 
 	/* Kicking. */
 	_Atomic int running;	/* inside the run path, KVM_RUN possible */
@@ -1044,6 +1045,7 @@ state_flush(struct kvm_vcpu_be *kv)
 			s->sregs.cr8 = st->crs[NVMM_X64_CR_CR8] & 0xf;
 			/* Without an irqchip KVM takes the TPR from here. */
 			kv->run->cr8 = st->crs[NVMM_X64_CR_CR8] & 0xf;
+			kv->tpr_seen = kv->run->cr8;
 		}
 		if (d & NVMM_X64_STATE_MSRS)
 			s->sregs.efer = st->msrs[NVMM_X64_MSR_EFER];
@@ -1610,10 +1612,7 @@ exit_translate(struct kvm_vcpu_be *kv)
 		x->reason = NVMM_VCPU_EXIT_INT_READY;
 		return 1;
 	case KVM_EXIT_SET_TPR:
-		if (!kv->common.tpr_exit)
-			return 0;
-		x->reason = NVMM_VCPU_EXIT_TPR_CHANGED;
-		return 1;
+		return 0;	/* TPR changes are found by tpr_changed() */
 	case KVM_EXIT_FAIL_ENTRY:
 		x->reason = NVMM_VCPU_EXIT_INVALID;
 		x->u.inv.hwcode = run->fail_entry.hardware_entry_failure_reason;
@@ -1633,6 +1632,23 @@ exit_translate(struct kvm_vcpu_be *kv)
 /* -------------------------------------------------------------------------
  * Run.
  * ------------------------------------------------------------------------- */
+
+/*
+ * NVMM exits on every guest CR8 write when asked to; KVM exits (at best)
+ * when the TPR is lowered, and not at all when its emulator runs the
+ * write.  So compare CR8 with its value at the last exit: if it changed,
+ * report TPR_CHANGED and keep the real exit, if any, for the next run.
+ */
+static bool
+tpr_changed(struct kvm_vcpu_be *kv, int ret)
+{
+	if (!kv->common.tpr_exit || kv->run->cr8 == kv->tpr_seen)
+		return false;
+	if (ret == 0 && kv->run->exit_reason != KVM_EXIT_SET_TPR)
+		kv->held = true;
+	kv->common.exit.reason = NVMM_VCPU_EXIT_TPR_CHANGED;
+	return true;
+}
 
 static int
 kvm_vcpu_run(struct nvmm_vcpu_priv *v)
@@ -1705,6 +1721,8 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 				goto invalid_state;
 			goto fail;
 		}
+		if (tpr_changed(kv, ret))
+			goto out;
 		if (ret == 1) {
 			/* Interrupted: a stop, an event, or a foreign signal. */
 			if (atomic_load((_Atomic int *)(void *)&v->stop)) {
@@ -1728,6 +1746,7 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 out:
 	run_leave(kv);
 	exitstate_fill(kv);
+	kv->tpr_seen = kv->run->cr8;
 	return 0;
 
 stopped:

@@ -328,6 +328,26 @@ main(void)
 	CHECK_EQ(last_data, 3);
 	CHECK_EQ(x->exitstate.cr8, 3);
 
+	/* TPR exits: each change of CR8 is reported before the exit that
+	   revealed it (NVMM reports each write, at the write). */
+	{
+		struct nvmm_vcpu_conf_tpr tpr = { .exit_changed = 1 };
+
+		CHECK(nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_TPR,
+		    &tpr) == 0, "tpr conf");
+		r = vmt_run(&t);
+		CHECK_EQ(r, NVMM_VCPU_EXIT_TPR_CHANGED);
+		CHECK_EQ(x->exitstate.cr8, 9);
+		CHECK(run_to_port(0x34), "the held OUT comes next");
+		r = vmt_run(&t);
+		CHECK_EQ(r, NVMM_VCPU_EXIT_TPR_CHANGED);
+		CHECK_EQ(x->exitstate.cr8, 2);
+		CHECK(run_to_port(0x35), "continues after TPR_CHANGED");
+		CHECK_EQ(last_data, 2);
+		tpr.exit_changed = 0;
+		nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_TPR, &tpr);
+	}
+
 	vmt_destroy(&t);
 	return vmt_done("t_events");
 }

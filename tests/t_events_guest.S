@@ -8,7 +8,7 @@
 	.text
 	.code64
 	.globl ev_start, ev_end, ev_stubs, ev_halt_loop, ev_spin, ev_cli_wait
-	.globl ev_cr8, ev_after_cli_out
+	.globl ev_cr8, ev_after_cli_out, ev_cr8_lower, ev_cr8_lowered
 ev_start:
 
 /* Every stub is 16 bytes: the host computes stub = ev_stubs + 16 * vector. */
@@ -70,13 +70,21 @@ ev_after_cli_out:
 	nop
 1:	jmp	1b
 
-/* CR8: write 7, report; read it, report. */
+/* CR8: write 7, report; read it, report; raise to 9, lower to 2. */
 ev_cr8:
 	mov	$7, %eax
 	mov	%rax, %cr8
 	out	%eax, $0x32
 	mov	%cr8, %rax
 	out	%eax, $0x33
+	mov	$9, %eax
+	mov	%rax, %cr8
+	out	%eax, $0x34
+ev_cr8_lower:
+	mov	$2, %eax
+	mov	%rax, %cr8
+ev_cr8_lowered:
+	out	%eax, $0x35
 1:	hlt
 	jmp	1b
 ev_end:
