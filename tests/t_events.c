@@ -9,7 +9,7 @@
 #include "vmtest.h"
 
 extern const char ev_start[], ev_end[], ev_stubs[], ev_halt_loop[],
-    ev_spin[], ev_cli_wait[], ev_cr8[];
+    ev_spin[], ev_cli_wait[], ev_cr8[], ev_vmmcall[];
 
 #define GVA(l)	((uint64_t)((l) - ev_start) + VMT_CODE)
 
@@ -315,6 +315,13 @@ main(void)
 	CHECK_EQ(x->exitstate.rflags, vmt_gpr(&t, NVMM_X64_GPR_RFLAGS));
 	CHECK_EQ(vmt_gpr(&t, NVMM_X64_GPR_RIP), r);
 	CHECK_EQ(run_with_thread(0), NVMM_VCPU_EXIT_STOPPED);
+
+	/* VMMCALL at CPL0: #UD through the guest's IDT, RIP on it. */
+	n = nrep;
+	set_rip(ev_vmmcall);
+	CHECK(run_to_port(0xe2), "vmmcall reported");
+	CHECK_EQ(rep_vec[n], 6);
+	CHECK_EQ(rep_rip[n], GVA(ev_vmmcall));
 
 	/* CR8: the guest's writes show in exitstate; setstate reaches it. */
 	set_rip(ev_cr8);

@@ -8,6 +8,7 @@
 	.text
 	.code64
 	.globl ev_start, ev_end, ev_stubs, ev_halt_loop, ev_spin, ev_cli_wait
+	.globl ev_vmmcall
 	.globl ev_cr8, ev_after_cli_out, ev_cr8_lower, ev_cr8_lowered
 ev_start:
 
@@ -69,6 +70,11 @@ ev_after_cli_out:
 	sti
 	nop
 1:	jmp	1b
+
+/* VMMCALL must give #UD (vector 6) at the instruction. */
+ev_vmmcall:
+	vmmcall
+	ud2
 
 /* CR8: write 7, report; read it, report; raise to 9, lower to 2. */
 ev_cr8:

@@ -220,6 +220,28 @@ main(void)
 	CHECK_EQ(r, NVMM_VCPU_EXIT_SHUTDOWN);
 	CHECK_EQ(vmt_gpr(&t, NVMM_X64_GPR_RIP), GVA(exits_vmmcall));
 
+	/* Executing from unbacked memory: INVALID, not a hang. */
+	vmt_set_gpr(&t, NVMM_X64_GPR_RIP, VMT_MMIO);
+	r = vmt_run(&t);
+	CHECK_EQ(r, NVMM_VCPU_EXIT_INVALID);
+
+	/* A state no CPU accepts (long mode without PAE): INVALID, and the
+	   state can be fixed and run again. */
+	nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_CRS);
+	t.vcpu.state->crs[NVMM_X64_CR_CR4] &= ~0x20ULL;
+	nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_CRS);
+	vmt_set_gpr(&t, NVMM_X64_GPR_RIP, GVA(exits_hlt));
+	r = vmt_run(&t);
+	CHECK_EQ(r, NVMM_VCPU_EXIT_INVALID);
+	CHECK_EQ(x->u.inv.hwcode, ~0ULL);
+	nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_CRS);
+	CHECK(t.vcpu.state->crs[NVMM_X64_CR_CR4] & 0x20, "KVM kept PAE");
+	t.vcpu.state->crs[NVMM_X64_CR_CR4] |= 0x20ULL;
+	nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_CRS);
+	vmt_set_gpr(&t, NVMM_X64_GPR_RIP, GVA(exits_hlt));
+	r = vmt_run(&t);
+	CHECK_EQ(r, NVMM_VCPU_EXIT_HALTED);
+
 	vmt_destroy(&t);
 	return vmt_done("t_exits");
 }
