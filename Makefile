@@ -43,7 +43,17 @@ TEST_BINS	= $(TEST_SRCS:tests/%.c=$(B)/tests/%)
 PROGRAMS = $(if $(TOYVIRT_SRCS),$(B)/toyvirt) $(if $(TOOLS_SRCS),$(B)/nvmmctl) \
 	   $(if $(wildcard smallkern/smallkern.mk),$(B)/smallkern)
 
-.PHONY: all lib check demo bench clean tests
+# Installation (Debian-like layout).
+PREFIX		?= /usr/local
+LIBDIR		?= $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
+BINDIR		?= $(PREFIX)/bin
+SBINDIR		?= $(PREFIX)/sbin
+DATADIR		?= $(PREFIX)/share
+MANDIR		?= $(DATADIR)/man
+VERSION		= $(SOVERSION).$(SOMINOR)
+
+.PHONY: all lib check demo bench clean tests install uninstall
 all: lib $(PROGRAMS) tests
 
 lib: $(B)/libnvmm.a $(B)/libnvmm.so
@@ -103,6 +113,43 @@ check: all
 
 demo: all
 	$(B)/toyvirt $(B)/smallkern
+
+$(B)/nvmm.pc: lib/nvmm.pc.in
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    $< > $@
+
+install: all $(B)/nvmm.pc
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(DATADIR)/libnvmm
+	install -m 644 $(B)/libnvmm.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(B)/libnvmm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libnvmm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libnvmm.so
+	install -m 644 $(B)/nvmm.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 include/nvmm.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 755 $(B)/toyvirt $(DESTDIR)$(BINDIR)/
+	install -m 755 $(B)/nvmmctl $(DESTDIR)$(SBINDIR)/
+	install -m 644 $(B)/smallkern $(DESTDIR)$(DATADIR)/libnvmm/
+	for m in man/*.[0-9]; do \
+		[ -f "$$m" ] || continue; \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libnvmm.a $(DESTDIR)$(LIBDIR)/libnvmm.so \
+	    $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libnvmm.so.$(VERSION) \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/nvmm.pc \
+	    $(DESTDIR)$(INCLUDEDIR)/nvmm.h $(DESTDIR)$(BINDIR)/toyvirt \
+	    $(DESTDIR)$(SBINDIR)/nvmmctl $(DESTDIR)$(DATADIR)/libnvmm/smallkern
+	-rmdir $(DESTDIR)$(DATADIR)/libnvmm 2>/dev/null
+	for m in man/*.[0-9]; do \
+		[ -f "$$m" ] || continue; \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
+	done
 
 clean:
 	rm -rf $(B)
