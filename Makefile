@@ -108,8 +108,10 @@ $(B)/tests/t_%: $(O)/tests/t_%.o $$(patsubst %.S,$(O)/%.o,$$(wildcard tests/t_$$
 -include smallkern/smallkern.mk
 -include bench/bench.mk
 
+# The suite runs twice: the normal build and an ASan+UBSan build.
 check: all
-	@sh tests/run.sh $(B)
+	$(MAKE) SAN=1 B=$(B)-asan all
+	@sh tests/run.sh $(B) $(B)-asan
 
 demo: all
 	$(B)/toyvirt $(B)/smallkern

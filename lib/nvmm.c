@@ -506,8 +506,14 @@ nvmm_vcpu_inject(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu)
 
 	if ((v = nvmm_vcpu_lookup(mach, vcpu, NULL)) == NULL)
 		return -1;
-	/* Validated at the next run, as on NetBSD. */
+	/* Validated at the next run, as on NetBSD; copied now, so that a
+	   client may inject from another thread while the VCPU runs. */
+	while (atomic_flag_test_and_set_explicit(&v->event_lock,
+	    memory_order_acquire))
+		;
+	v->event_copy = v->event;
 	atomic_store(&v->event_pending, 1);
+	atomic_flag_clear_explicit(&v->event_lock, memory_order_release);
 	nvmm_be->vcpu_kick(v);
 	return 0;
 }

@@ -78,6 +78,10 @@ struct nvmm_vcpu_priv {
 	struct nvmm_x86_exit exit;
 	volatile int stop;
 	_Atomic int event_pending;	/* nvmm_vcpu_inject() was called */
+	/* The event as it was when nvmm_vcpu_inject() was called: another
+	   thread may inject while the VCPU thread runs. */
+	struct nvmm_x86_event event_copy;
+	atomic_flag event_lock;
 
 	nvmm_cpuid_t cpuid;
 	struct nvmm_mach_priv *mach;

@@ -89,6 +89,9 @@ struct kvm_mach {
 	int vm_fd;
 	uint32_t *slot_used;	/* bitmap of memslots */
 	uint32_t nslots;
+	/* KVM destroys VCPUs only with their VM: a destroyed NVMM VCPU's
+	   KVM VCPU is kept here and reused if its id is created again. */
+	struct kvm_vcpu_be *parked[NVMM_MAX_VCPUS];
 };
 
 enum kvm_pending {
@@ -616,11 +619,18 @@ fail:
 	return -1;
 }
 
+static void vcpu_free(struct kvm_vcpu_be *);
+
 static void
 kvm_machine_destroy(struct nvmm_mach_priv *m)
 {
 	struct kvm_mach *km = kmach(m);
+	size_t i;
 
+	for (i = 0; i < NVMM_MAX_VCPUS; i++) {
+		if (km->parked[i] != NULL)
+			vcpu_free(km->parked[i]);
+	}
 	close(km->vm_fd);
 	free(km->slot_used);
 	free(km);
@@ -1151,6 +1161,30 @@ state_reset(struct nvmm_x64_state *st)
 	st->fpu.fx_mxcsr_mask = kvm_host_mxcsr_mask;
 }
 
+/* A parked KVM VCPU becomes a fresh NVMM VCPU. */
+static void
+vcpu_revive(struct kvm_vcpu_be *kv)
+{
+	struct kvm_vcpu_events *ev = &kv->run->s.regs.events;
+
+	memset(&kv->common, 0, sizeof(kv->common));
+	kv->pending = KVM_PENDING_NONE;
+	kv->held = false;
+	kv->int_window = false;
+	kv->nmi_window = false;
+	kv->tpr_seen = 0;
+	kv->cpuid_dirty = true;		/* must match what KVM has */
+	/* No event of the old VCPU survives. */
+	memset(&ev->exception, 0, sizeof(ev->exception));
+	memset(&ev->interrupt, 0, sizeof(ev->interrupt));
+	memset(&ev->nmi, 0, sizeof(ev->nmi));
+	ev->flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+	kv->run->kvm_dirty_regs = KVM_SYNC_X86_EVENTS;
+	kv->run->request_interrupt_window = 0;
+	kv->run->immediate_exit = 0;
+	kv->run->cr8 = 0;
+}
+
 static int
 kvm_vcpu_create(struct nvmm_mach_priv *m, nvmm_cpuid_t cpuid,
     struct nvmm_vcpu_priv **vp)
@@ -1158,6 +1192,16 @@ kvm_vcpu_create(struct nvmm_mach_priv *m, nvmm_cpuid_t cpuid,
 	struct kvm_mach *km = kmach(m);
 	struct kvm_vcpu_be *kv;
 	int err;
+
+	if ((kv = km->parked[cpuid]) != NULL) {
+		km->parked[cpuid] = NULL;
+		vcpu_revive(kv);
+		state_reset(&kv->common.state);
+		kv->cached = NVMM_X64_STATE_ALL;
+		kv->dirty = NVMM_X64_STATE_ALL;
+		*vp = &kv->common;
+		return 0;
+	}
 
 	if (posix_memalign((void **)&kv, 64, sizeof(*kv)) != 0) {
 		errno = ENOMEM;
@@ -1208,15 +1252,20 @@ fail:
 }
 
 static void
-kvm_vcpu_destroy(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v)
+vcpu_free(struct kvm_vcpu_be *kv)
 {
-	struct kvm_vcpu_be *kv = kvcpu(v);
-
-	(void)m;
 	munmap(kv->run, kv->run_size);
 	close(kv->fd);
 	free(kv->cpuid);
 	free(kv);
+}
+
+static void
+kvm_vcpu_destroy(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+
+	kmach(m)->parked[v->cpuid] = kv;
 }
 
 /* -------------------------------------------------------------------------
@@ -1307,9 +1356,8 @@ kvm_complete(struct kvm_vcpu_be *kv)
 
 /* Puts the client's event into the synced events (nvmm-api.md 4.11). */
 static int
-event_commit(struct kvm_vcpu_be *kv)
+event_commit(struct kvm_vcpu_be *kv, const struct nvmm_x86_event *e)
 {
-	const struct nvmm_x86_event *e = &kv->common.event;
 	struct kvm_vcpu_events *ev = &kv->run->s.regs.events;
 	struct kvm_regs *r = &kv->run->s.regs.regs;
 	uint8_t vec = e->vector;
@@ -1355,12 +1403,20 @@ event_commit(struct kvm_vcpu_be *kv)
 
 /* Takes the event nvmm_vcpu_inject() left, if any. */
 static int
-event_take(struct kvm_vcpu_be *kv, bool *taken)
+event_take(struct kvm_vcpu_be *kv)
 {
-	*taken = atomic_exchange(&kv->common.event_pending, 0) != 0;
-	if (!*taken)
+	struct nvmm_vcpu_priv *v = &kv->common;
+	struct nvmm_x86_event e;
+
+	if (!atomic_load_explicit(&v->event_pending, memory_order_acquire))
 		return 0;
-	return event_commit(kv);
+	while (atomic_flag_test_and_set_explicit(&v->event_lock,
+	    memory_order_acquire))
+		;
+	e = v->event_copy;
+	atomic_store(&v->event_pending, 0);
+	atomic_flag_clear_explicit(&v->event_lock, memory_order_release);
+	return event_commit(kv, &e);
 }
 
 static bool
@@ -1655,7 +1711,6 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 {
 	struct kvm_vcpu_be *kv = kvcpu(v);
 	struct nvmm_x86_exit *x = &v->exit;
-	bool taken;
 	int ret;
 
 	memset(x, 0, sizeof(*x));
@@ -1707,7 +1762,7 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 	}
 
 	for (;;) {
-		if (event_take(kv, &taken) == -1) {
+		if (event_take(kv) == -1) {
 			run_leave(kv);
 			exitstate_fill(kv);
 			return -1;	/* EINVAL: the event is dropped */

@@ -71,10 +71,15 @@ nvmm_hva_map(struct nvmm_machine *mach, uintptr_t hva, size_t size)
 	}
 
 	pthread_rwlock_wrlock(&m->mem_lock);
+	/* Inside a registered range is fine (NetBSD then registers it a
+	   second time); otherwise it may not overlap any range. */
 	for (i = 0; i < m->nhvas; i++) {
 		h = &m->hvas[i];
 		if (hva >= h->hva && hva + size <= h->hva + h->size)
-			continue;	/* nested in a registered range: fine */
+			break;
+	}
+	for (i = (i < m->nhvas) ? m->nhvas : 0; i < m->nhvas; i++) {
+		h = &m->hvas[i];
 		if (hva < h->hva + h->size && h->hva < hva + size) {
 			pthread_rwlock_unlock(&m->mem_lock);
 			errno = EEXIST;

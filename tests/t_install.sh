@@ -7,7 +7,12 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
-if ! make -s B="$B" install DESTDIR="$tmp/root" PREFIX=/usr/local \
+# The build directory may be a sanitizer build: keep its flags.
+san=; sanflags=
+if nm "$B/libnvmm.a" 2>/dev/null | grep -q __asan_init; then
+	san=1; sanflags=-fsanitize=address,undefined
+fi
+if ! make -s B="$B" SAN="$san" install DESTDIR="$tmp/root" PREFIX=/usr/local \
     >"$tmp/log" 2>&1; then
 	cat "$tmp/log"; echo "make install failed"; exit 1
 fi
@@ -54,7 +59,7 @@ main(void)
 C
 flags=$(PKG_CONFIG_PATH="$r/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$tmp/root" \
     pkg-config --cflags --libs nvmm) || bad "pkg-config"
-${CC:-cc} -Wall -Werror -o "$tmp/client" "$tmp/client.c" $flags ||
+${CC:-cc} $sanflags -Wall -Werror -o "$tmp/client" "$tmp/client.c" $flags ||
 	bad "client build (pkg-config: $flags)"
 out=$(LD_LIBRARY_PATH="$r/lib" "$tmp/client") || bad "client run"
 case "$out" in
@@ -65,10 +70,17 @@ LD_LIBRARY_PATH="$r/lib" ldd "$tmp/client" | grep -q "$r/lib/libnvmm.so.0" ||
 	bad "client not linked to the installed library"
 flags=$(PKG_CONFIG_PATH="$r/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$tmp/root" \
     pkg-config --static --cflags --libs nvmm)
-${CC:-cc} -static -o "$tmp/client-static" "$tmp/client.c" $flags ||
-	bad "static client build"
+# A sanitizer build's archive needs the sanitizer runtime.
+if [ -n "$san" ]; then
+	${CC:-cc} $sanflags -o "$tmp/client-static" "$tmp/client.c" $flags ||
+		bad "static client build"
+else
+	${CC:-cc} -static -o "$tmp/client-static" "$tmp/client.c" $flags ||
+		bad "static client build"
+fi
 
-make -s B="$B" uninstall DESTDIR="$tmp/root" PREFIX=/usr/local >"$tmp/log" 2>&1 ||
+make -s B="$B" SAN="$san" uninstall DESTDIR="$tmp/root" PREFIX=/usr/local \
+    >"$tmp/log" 2>&1 ||
 	bad "make uninstall"
 left=$(find "$tmp/root" -type f -o -type l)
 [ -z "$left" ] || bad "left after uninstall: $left"
