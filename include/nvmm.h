@@ -501,6 +501,32 @@ int nvmm_ctl(int, void *, size_t);
 
 int nvmm_vcpu_dump(struct nvmm_machine *, struct nvmm_vcpu *);
 
+/* -------------------------------------------------------------------------
+ * The NVMM ABI sizes (x86-64, LP64).
+ * ------------------------------------------------------------------------- */
+
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define _NVMM_ASSERT_SIZE(t, n) static_assert(sizeof(t) == (n), #t)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define _NVMM_ASSERT_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t)
+#endif
+#ifdef _NVMM_ASSERT_SIZE
+_NVMM_ASSERT_SIZE(struct nvmm_capability, 104);
+_NVMM_ASSERT_SIZE(struct nvmm_machine, 24);
+_NVMM_ASSERT_SIZE(struct nvmm_vcpu, 56);
+_NVMM_ASSERT_SIZE(struct nvmm_x64_state, 1008);
+_NVMM_ASSERT_SIZE(struct nvmm_x64_state_seg, 16);
+_NVMM_ASSERT_SIZE(struct fxsave, 512);
+_NVMM_ASSERT_SIZE(struct nvmm_x86_event, 16);
+_NVMM_ASSERT_SIZE(struct nvmm_x86_exit, 64);
+_NVMM_ASSERT_SIZE(struct nvmm_vcpu_conf_cpuid, 40);
+_NVMM_ASSERT_SIZE(struct nvmm_vcpu_conf_tpr, 4);
+_NVMM_ASSERT_SIZE(struct nvmm_io, 40);
+_NVMM_ASSERT_SIZE(struct nvmm_mem, 48);
+_NVMM_ASSERT_SIZE(struct nvmm_ctl_mach_info, 32);
+#undef _NVMM_ASSERT_SIZE
+#endif
+
 #ifdef __cplusplus
 }
 #endif

@@ -116,6 +116,7 @@ struct kvm_vcpu_be {
 	bool ran;		/* KVM_RUN has entered the guest once */
 	bool cpuid_dirty;	/* the CPUID table must be (re)loaded */
 	struct kvm_cpuid2 *cpuid;	/* the table KVM has */
+	uint32_t topo_nvcpus;	/* leaf 0xB's VCPU count in that table */
 	bool xcr0_volatile;	/* the guest may have changed XCR0 */
 	uint64_t xcr0;		/* last XCR0 known to KVM */
 
@@ -411,6 +412,7 @@ cpuid_build(struct kvm_vcpu_be *kv)
 	struct kvm_cpuid2 *t;
 	struct kvm_cpuid_entry2 *e;
 	uint32_t max_basic = 0, max_ext = 0x80000000, i, j, r;
+	uint32_t nvcpus = kv->topo_nvcpus ? kv->topo_nvcpus : v->mach->nvcpus;
 	bool have_b0 = false, have_b1 = false;
 
 	t = calloc(1, sizeof(*t) + (s->nent + 3) * sizeof(t->entries[0]));
@@ -430,8 +432,7 @@ cpuid_build(struct kvm_vcpu_be *kv)
 	for (i = 0; i < s->nent; i++) {
 		e = &t->entries[t->nent];
 		*e = s->entries[i];
-		if (!cpuid_filter(e, v->cpuid, v->mach->nvcpus, max_basic,
-		    max_ext))
+		if (!cpuid_filter(e, v->cpuid, nvcpus, max_basic, max_ext))
 			continue;
 		if (e->function == 0xb && e->index == 0)
 			have_b0 = true;
@@ -448,7 +449,7 @@ cpuid_build(struct kvm_vcpu_be *kv)
 		e->function = 0xb;
 		e->index = j;
 		e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-		cpuid_filter(e, v->cpuid, v->mach->nvcpus, max_basic, max_ext);
+		cpuid_filter(e, v->cpuid, nvcpus, max_basic, max_ext);
 	}
 	e = &t->entries[t->nent++];
 	memset(e, 0, sizeof(*e));
@@ -502,6 +503,8 @@ cpuid_load(struct kvm_vcpu_be *kv)
 	free(kv->cpuid);
 	kv->cpuid = t;
 	kv->cpuid_dirty = false;
+	if (kv->topo_nvcpus == 0)
+		kv->topo_nvcpus = kv->common.mach->nvcpus;
 	return 0;
 }
 
@@ -1161,13 +1164,23 @@ state_reset(struct nvmm_x64_state *st)
 	st->fpu.fx_mxcsr_mask = kvm_host_mxcsr_mask;
 }
 
-/* A parked KVM VCPU becomes a fresh NVMM VCPU. */
+/*
+ * A parked KVM VCPU becomes a fresh NVMM VCPU.  Its CPUID table cannot
+ * change any more (KVM refuses once a VCPU has run), so the new VCPU
+ * inherits the configuration that produced it; a different one is
+ * refused with EBUSY.
+ */
 static void
 vcpu_revive(struct kvm_vcpu_be *kv)
 {
 	struct kvm_vcpu_events *ev = &kv->run->s.regs.events;
+	struct nvmm_cpuid_conf conf[NVMM_CPUID_MAXOPS];
+	size_t nconf = kv->common.ncpuid_conf;
 
+	memcpy(conf, kv->common.cpuid_conf, sizeof(conf));
 	memset(&kv->common, 0, sizeof(kv->common));
+	memcpy(kv->common.cpuid_conf, conf, sizeof(conf));
+	kv->common.ncpuid_conf = nconf;
 	kv->pending = KVM_PENDING_NONE;
 	kv->held = false;
 	kv->int_window = false;

@@ -3,9 +3,11 @@
 #ifndef _VMTEST_H_
 #define _VMTEST_H_
 
+#include <errno.h>
 #include <nvmm.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Guest physical layout used by vmt_setup_*(). */
 #define VMT_PML4	0x1000ULL	/* 4-level tables: PML4, PDPT, PD */
@@ -42,6 +44,27 @@ extern int vmt_checks;
 	unsigned long long _a = (unsigned long long)(a);		\
 	unsigned long long _b = (unsigned long long)(b);		\
 	CHECK(_a == _b, "%s = %#llx, expected %#llx", #a, _a, _b);	\
+} while (0)
+
+/* call returns -1 with errno e. */
+#define CHECK_ERR(call, e) do {						\
+	int _r, _e;							\
+	errno = 0;							\
+	_r = (call);							\
+	_e = errno;							\
+	CHECK(_r == -1 && _e == (e), "%s: returned %d errno %d (%s), "	\
+	    "expected -1 errno %d (%s)", #call, _r, _e, strerror(_e),	\
+	    (e), strerror(e));						\
+} while (0)
+
+/* call returns 0. */
+#define CHECK_OK(call) do {						\
+	int _r, _e;							\
+	errno = 0;							\
+	_r = (call);							\
+	_e = errno;							\
+	CHECK(_r == 0, "%s: returned %d errno %d (%s)", #call, _r, _e,	\
+	    strerror(_e));						\
 } while (0)
 
 /* nvmm_init(), or exit 77 with the reason when there is no usable KVM. */
