@@ -1588,7 +1588,7 @@ msr_internal(struct kvm_vcpu_be *kv)
 			    ~((1ULL << 7) | (1ULL << 16) | (1ULL << 18))) |
 			    (1ULL << 11) | (1ULL << 12);
 		else	/* RDCL_NO, SSB_NO, MDS_NO, TAA_NO only */
-			run->msr.data = buf.m.entries[0].data & 0x10bULL;
+			run->msr.data = buf.m.entries[0].data & 0x131ULL;
 		return true;
 	default:
 		return false;
