@@ -12,12 +12,14 @@
  *   the FPU use ioctls, on demand.
  * - Events are written into the synced kvm_vcpu_events as well.
  * - KVM decodes and completes I/O and MMIO instructions itself.  The
- *   assists hand KVM's data to the client's callbacks and then let KVM
- *   finish the instruction with a KVM_RUN that has immediate_exit set (it
- *   returns EINTR without entering the guest).
- * - RDMSR/WRMSR exits are completed the same way as soon as they happen,
- *   and the registers are then rewound, so that the client sees NVMM's
- *   model: RIP on the instruction, complete it by setting RIP = npc.
+ *   assists hand KVM's data to the client's callbacks; KVM finishes the
+ *   instruction at the next KVM_RUN, or at once (a KVM_RUN with
+ *   immediate_exit set, which returns EINTR without entering the guest)
+ *   when the client reads the registers first, or when the instruction
+ *   writes guest memory or needs more callbacks.  Every VCPU ioctl costs
+ *   as much as half an exit on some hosts: this keeps an exit to one.
+ * - RDMSR/WRMSR: the client completes them NVMM's way (RIP = npc, RAX and
+ *   RDX set); the next KVM_RUN hands that to KVM's own completion.
  * - A private signal kicks a VCPU thread out of KVM_RUN for
  *   nvmm_vcpu_stop() and nvmm_vcpu_inject() from other threads.
  */
@@ -94,10 +96,14 @@ struct kvm_mach {
 	struct kvm_vcpu_be *parked[NVMM_MAX_VCPUS];
 };
 
-enum kvm_pending {
-	KVM_PENDING_NONE,	/* nothing for KVM to complete */
-	KVM_PENDING_IO,		/* an IO exit awaits its data */
-	KVM_PENDING_MMIO,	/* an MMIO exit awaits its data */
+/* What KVM has left to finish, from the last exit. */
+enum kvm_compl {
+	COMPL_NONE,	/* nothing */
+	COMPL_IO,	/* an IO exit awaits the assist */
+	COMPL_MMIO,	/* an MMIO exit awaits the assist */
+	COMPL_READY,	/* the assist gave the data: the next KVM_RUN, or a
+			   read of the registers, completes it */
+	COMPL_MSR,	/* an RDMSR/WRMSR awaits the client (msr_reconcile) */
 };
 
 struct kvm_vcpu_be {
@@ -111,7 +117,12 @@ struct kvm_vcpu_be {
 	uint64_t dirty;		/* groups set by the client, not yet loaded */
 
 	/* Where KVM stands. */
-	enum kvm_pending pending;	/* an IO/MMIO exit awaits completion */
+	enum kvm_compl compl;
+	bool compl_now;		/* the assist must complete at once */
+	struct kvm_regs msr_regs;	/* registers at the MSR exit */
+	uint64_t msr_npc;
+	bool msr_rd;
+	bool msr_fixup;		/* put RIP back on the MSR for KVM's skip */
 	bool held;		/* run holds an exit not reported yet */
 	bool ran;		/* KVM_RUN has entered the guest once */
 	bool cpuid_dirty;	/* the CPUID table must be (re)loaded */
@@ -143,6 +154,8 @@ static __thread struct kvm_vcpu_be *kvm_tls_vcpu
     __attribute__((tls_model("initial-exec")));
 static __thread pid_t kvm_tls_tid
     __attribute__((tls_model("initial-exec")));
+
+static int kvm_complete(struct kvm_vcpu_be *);
 
 static inline struct kvm_vcpu_be *
 kvcpu(struct nvmm_vcpu_priv *v)
@@ -972,9 +985,19 @@ kvm_vcpu_getstate(struct nvmm_vcpu_priv *v, uint64_t flags)
 	struct kvm_debugregs dr;
 	uint64_t need = flags & ~kv->cached;
 	uint64_t xcr0;
+	int ret;
 
 	if (need == 0)
 		return 0;
+	/* The registers after the assisted instruction: KVM finishes it
+	   now rather than at the next run. */
+	if ((need & NVMM_X64_STATE_GPRS) && kv->compl == COMPL_READY) {
+		if ((ret = kvm_complete(kv)) == -1)
+			return -1;
+		if (ret == 0)
+			kv->held = true;
+		need = flags & ~kv->cached;
+	}
 	if (need & NVMM_X64_STATE_GPRS)
 		gprs_from_kvm(st->gprs, &s->regs);
 	if (need & NVMM_X64_STATE_SEGS)
@@ -1181,7 +1204,8 @@ vcpu_revive(struct kvm_vcpu_be *kv)
 	memset(&kv->common, 0, sizeof(kv->common));
 	memcpy(kv->common.cpuid_conf, conf, sizeof(conf));
 	kv->common.ncpuid_conf = nconf;
-	kv->pending = KVM_PENDING_NONE;
+	kv->compl = COMPL_NONE;
+	kv->msr_fixup = false;
 	kv->held = false;
 	kv->int_window = false;
 	kv->nmi_window = false;
@@ -1342,7 +1366,7 @@ kvm_run_once(struct kvm_vcpu_be *kv)
 		ret = ioctl(kv->fd, KVM_RUN, 0);
 	} while (ret == -1 && errno == EAGAIN);
 	kv->run->kvm_dirty_regs = 0;
-	kv->cached = 0;
+	kv->cached = kv->dirty;	/* what the client set is still its own */
 	if (kv->run->s.regs.sregs.cr4 & CR4_OSXSAVE)
 		kv->xcr0_volatile = true;
 	if (ret == -1)
@@ -1359,7 +1383,7 @@ kvm_complete(struct kvm_vcpu_be *kv)
 	kv->run->immediate_exit = 1;
 	ret = kvm_run_once(kv);
 	kv->run->immediate_exit = 0;
-	kv->pending = KVM_PENDING_NONE;
+	kv->compl = COMPL_NONE;
 	return ret;
 }
 
@@ -1476,17 +1500,33 @@ cs_mode(const struct kvm_sregs *sr)
 	return sr->cs.db ? X86_MODE_32 : X86_MODE_16;
 }
 
-/* Reads the instruction bytes at RIP; returns how many were read. */
+/* Reads the instruction bytes at rip; returns how many were read. */
 static size_t
-fetch_insn(struct kvm_vcpu_be *kv, uint8_t *buf, size_t len)
+fetch_insn(struct kvm_vcpu_be *kv, uint64_t rip, uint8_t *buf, size_t len)
 {
 	const struct kvm_sync_regs *s = &kv->run->s.regs;
-	uint64_t la = s->regs.rip;
+	uint64_t la = rip;
 
 	if (cs_mode(&s->sregs) != X86_MODE_64)
 		la = (s->sregs.cs.base + la) & 0xffffffffULL;
 	return nvmm_mem_read_linear(kv->common.mach, &kv->common, la, buf,
 	    len);
+}
+
+static uint64_t
+addr_mask(unsigned int size)
+{
+	return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+/* Is the instruction in bytes[0..n) an I/O instruction matching the exit? */
+static bool
+io_matches(const uint8_t *bytes, size_t n, int mode,
+    const struct nvmm_x86_exit_io *io, uint64_t rdx, struct x86_insn_io *d)
+{
+	return x86_decode_io(bytes, n, mode, d) == 0 && d->in == io->in &&
+	    d->operand_size == io->operand_size &&
+	    (d->imm_port ? d->port == io->port : (rdx & 0xffff) == io->port);
 }
 
 /*
@@ -1503,9 +1543,9 @@ exit_io(struct kvm_vcpu_be *kv)
 	const struct kvm_regs *r = &run->s.regs.regs;
 	struct x86_insn_io d;
 	uint8_t insn[15];
-	size_t n;
+	size_t n, nf;
 	int mode = cs_mode(&run->s.regs.sregs);
-	bool match;
+	bool fwd, match = false;
 
 	io->in = run->io.direction == KVM_EXIT_IO_IN;
 	io->port = run->io.port;
@@ -1516,19 +1556,50 @@ exit_io(struct kvm_vcpu_be *kv)
 	io->address_size = mode == X86_MODE_16 ? 2 : (mode == X86_MODE_32 ? 4 : 8);
 	io->npc = r->rip;
 
-	n = fetch_insn(kv, insn, sizeof(insn));
-	match = x86_decode_io(insn, n, mode, &d) == 0 && d.in == io->in &&
-	    d.operand_size == io->operand_size &&
-	    (d.imm_port ? d.port == io->port : (r->rdx & 0xffff) == io->port);
+	/*
+	 * IN and INS stay on the instruction until completed.  KVM retires
+	 * an OUT, an OUTS and the last round of a REP OUTS before it exits:
+	 * then the instruction is the one that ends at RIP.  A REP OUTS
+	 * with rounds left (count not 0) is still on it.
+	 */
+	nf = fetch_insn(kv, r->rip, insn, sizeof(insn));
+	fwd = io_matches(insn, nf, mode, io, r->rdx, &d);
+	if (fwd && (io->in || (d.rep && d.str && (r->rcx &
+	    addr_mask(d.address_size)) != 0))) {
+		match = true;
+		io->npc = r->rip + d.len;
+	} else if (!io->in) {
+		uint8_t back[15];
+		size_t k, want = sizeof(back);
+
+		n = fetch_insn(kv, r->rip - want, back, want);
+		if (n < want) {
+			/* Stay in RIP's page if the one before is not RAM. */
+			want = r->rip & (NVMM_PAGE_SIZE - 1);
+			if (want > sizeof(back))
+				want = sizeof(back);
+			n = fetch_insn(kv, r->rip - want, back, want);
+		}
+		for (k = want; n == want && k >= 1 && !match; k--)
+			match = io_matches(back + want - k, k, mode, io, r->rdx,
+			    &d) && d.len == k;
+		if (!match && fwd) {
+			/* Not retired after all (not a KVM we know). */
+			match = io_matches(insn, nf, mode, io, r->rdx, &d);
+			io->npc = r->rip + d.len;
+		}
+	}
 	if (match) {
 		io->str = d.str;
 		io->rep = d.rep;
 		io->seg = d.seg;
 		io->address_size = d.address_size;
-		io->npc = r->rip + d.len;
 	}
 
-	kv->pending = KVM_PENDING_IO;
+	kv->compl = COMPL_IO;
+	/* KVM writes INS data into guest memory when it completes: that
+	   must happen within the assist, as on NVMM. */
+	kv->compl_now = io->in && io->str;
 	if (io->in) {
 		/* Unanswered reads see all ones, as on real hardware. */
 		size_t bytes = (size_t)run->io.size * run->io.count;
@@ -1545,12 +1616,23 @@ exit_mmio(struct kvm_vcpu_be *kv)
 	struct kvm_run *run = kv->run;
 	struct nvmm_x86_exit_memory *mem = &kv->common.exit.u.mem;
 
+	uint8_t insn[15];
+	size_t n;
+
 	mem->prot = run->mmio.is_write ? PROT_WRITE : PROT_READ;
 	mem->gpa = run->mmio.phys_addr;
 	mem->inst_len = 0;	/* as on VMX: KVM gives no instruction bytes */
-	if (!run->mmio.is_write)
+	kv->compl = COMPL_MMIO;
+	kv->compl_now = false;
+	if (!run->mmio.is_write) {
 		memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
-	kv->pending = KVM_PENDING_MMIO;
+		/* RIP is on the instruction.  Unless it only loads (a write
+		   or a second fragment may follow, within the same assist
+		   on NVMM), the assist completes it at once. */
+		n = fetch_insn(kv, run->s.regs.regs.rip, insn, sizeof(insn));
+		kv->compl_now = !x86_insn_mem_readonly(insn, n,
+		    cs_mode(&run->s.regs.sregs));
+	}
 }
 
 /*
@@ -1596,48 +1678,74 @@ msr_internal(struct kvm_vcpu_be *kv)
 }
 
 /*
- * An RDMSR/WRMSR for the client.  KVM would complete the instruction at
- * the next KVM_RUN (write EDX:EAX, skip it); NVMM leaves that to the
- * client.  So complete it now without entering the guest and rewind the
- * registers: the client sees RIP on the instruction and finishes it its
- * own way (RIP = npc, or a #GP, or nothing).
+ * An RDMSR/WRMSR for the client.  KVM completes the instruction itself at
+ * the next KVM_RUN (writes EDX:EAX from run->msr.data, skips it, or
+ * injects #GP on error); NVMM leaves that to the client, with RIP on the
+ * instruction.  msr_reconcile() joins the two before the next KVM_RUN.
  */
-static int
+static void
 exit_msr(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
 	struct nvmm_x86_exit *x = &kv->common.exit;
-	struct kvm_regs saved = run->s.regs.regs;
+	const struct kvm_regs *r = &run->s.regs.regs;
 	uint8_t insn[15], len = 2;
 	bool is_write;
 	size_t n;
-	int ret;
 
-	n = fetch_insn(kv, insn, sizeof(insn));
+	n = fetch_insn(kv, r->rip, insn, sizeof(insn));
 	if (x86_decode_msr(insn, n, cs_mode(&run->s.regs.sregs), &len,
 	    &is_write) == -1)
 		len = 2;
-	if (run->exit_reason == KVM_EXIT_X86_RDMSR) {
+	kv->msr_rd = run->exit_reason == KVM_EXIT_X86_RDMSR;
+	kv->msr_regs = *r;
+	kv->msr_npc = r->rip + len;
+	if (kv->msr_rd) {
 		x->reason = NVMM_VCPU_EXIT_RDMSR;
 		x->u.rdmsr.msr = run->msr.index;
-		x->u.rdmsr.npc = saved.rip + len;
-		run->msr.data = 0;
+		x->u.rdmsr.npc = kv->msr_npc;
 	} else {
 		x->reason = NVMM_VCPU_EXIT_WRMSR;
 		x->u.wrmsr.msr = run->msr.index;
 		x->u.wrmsr.val = run->msr.data;
-		x->u.wrmsr.npc = saved.rip + len;
+		x->u.wrmsr.npc = kv->msr_npc;
 	}
+	kv->compl = COMPL_MSR;
+}
+
+/*
+ * Before the next KVM_RUN after an MSR exit.  The usual case: the client
+ * completed it (RIP = npc, and RAX/RDX for RDMSR); KVM's completion does
+ * the same from run->msr.data, so hand it the values and put RIP back on
+ * the instruction for KVM to skip: no extra ioctl.  Anything else (RIP
+ * left on it to re-execute or to take an injected #GP, or moved
+ * elsewhere): let KVM finish now, then restore the registers.
+ */
+static int
+msr_reconcile(struct kvm_vcpu_be *kv)
+{
+	const uint64_t *g = kv->common.state.gprs;
+	struct kvm_run *run = kv->run;
+	int ret;
+
+	if ((kv->dirty & NVMM_X64_STATE_GPRS) &&
+	    g[NVMM_X64_GPR_RIP] == kv->msr_npc) {
+		if (kv->msr_rd)
+			run->msr.data = (g[NVMM_X64_GPR_RDX] << 32) |
+			    (g[NVMM_X64_GPR_RAX] & 0xffffffffULL);
+		run->msr.error = 0;
+		kv->msr_fixup = true;
+		kv->compl = COMPL_NONE;
+		return 0;
+	}
+	run->msr.data = 0;
 	run->msr.error = 0;
-	ret = kvm_complete(kv);
-	if (ret == -1)
+	if ((ret = kvm_complete(kv)) == -1)
 		return -1;
-	run->s.regs.regs = saved;
+	if (ret == 0)
+		kv->held = true;	/* KVM had more to say; report it next */
+	run->s.regs.regs = kv->msr_regs;
 	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
-	if (ret == 0) {
-		/* KVM had more to say (it should not); report it next. */
-		kv->held = true;
-	}
 	return 0;
 }
 
@@ -1664,7 +1772,8 @@ exit_translate(struct kvm_vcpu_be *kv)
 	case KVM_EXIT_X86_WRMSR:
 		if (msr_internal(kv))
 			return 0;
-		return exit_msr(kv) == -1 ? -1 : 1;
+		exit_msr(kv);
+		return 1;
 	case KVM_EXIT_HLT:
 		x->reason = NVMM_VCPU_EXIT_HALTED;
 		/* The guest can take interrupts: the window is not needed. */
@@ -1746,15 +1855,19 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 	}
 
 	/*
-	 * The client did not use the assist for the last IO/MMIO exit.
-	 * If it changed the registers itself, let KVM finish its pending
-	 * completion first so that the client's values win.
+	 * KVM still has the last instruction to finish.  After an MSR exit,
+	 * join the client's completion with KVM's.  After an IO/MMIO exit:
+	 * if the client changed the registers itself (with or without the
+	 * assist), let KVM finish first so that the client's values win;
+	 * otherwise the KVM_RUN below finishes it.
 	 */
-	if (kv->pending != KVM_PENDING_NONE && (kv->dirty &
-	    NVMM_X64_STATE_GPRS)) {
+	if (kv->compl == COMPL_MSR) {
+		if (msr_reconcile(kv) == -1)
+			goto fail;
+	} else if (kv->compl != COMPL_NONE &&
+	    (kv->dirty & NVMM_X64_STATE_GPRS)) {
 		if (kvm_complete(kv) == -1)
 			goto fail;
-		kv->cached = kv->dirty;
 	}
 
 	if (state_flush(kv) == -1)
@@ -1781,8 +1894,13 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 			return -1;	/* EINVAL: the event is dropped */
 		}
 		kv->run->request_interrupt_window = kv->int_window;
+		if (kv->msr_fixup) {
+			kv->run->s.regs.regs.rip = kv->msr_regs.rip;
+			kv->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+			kv->msr_fixup = false;
+		}
 		ret = kvm_run_once(kv);
-		kv->pending = KVM_PENDING_NONE;
+		kv->compl = COMPL_NONE;
 		kv->ran = true;
 		if (ret == -1) {
 			if (errno == EINVAL || errno == EFAULT)
@@ -1873,7 +1991,7 @@ kvm_assist_io(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
 	uint8_t *data;
 	size_t size = run->io.size, count = run->io.count, i;
 
-	if (kv->pending != KVM_PENDING_IO || run->exit_reason != KVM_EXIT_IO) {
+	if (kv->compl != COMPL_IO || run->exit_reason != KVM_EXIT_IO) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -1895,7 +2013,13 @@ kvm_assist_io(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
 			memset(io.data, 0, size);
 		vcpu->cbs.io(&io);
 	}
-	return assist_finish(kv);
+	kv->compl = COMPL_READY;
+	if (kv->compl_now)
+		return assist_finish(kv);
+	/* The instruction changes the registers: the next getstate(GPRS)
+	   has KVM finish it first. */
+	kv->cached &= ~NVMM_X64_STATE_GPRS | kv->dirty;
+	return 0;
 }
 
 static int
@@ -1908,15 +2032,13 @@ kvm_assist_mem(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
 	uint8_t buf[8];
 	int frags, ret;
 
-	if (kv->pending != KVM_PENDING_MMIO ||
-	    run->exit_reason != KVM_EXIT_MMIO) {
+	if (kv->compl != COMPL_MMIO || run->exit_reason != KVM_EXIT_MMIO) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (state_flush(kv) == -1)
-		return -1;
 	/* One instruction may need several fragments (read-modify-write,
-	   MOVS between two MMIO areas, page splits). */
+	   MOVS between two MMIO areas, page splits): NVMM serves them all
+	   in one assist. */
 	for (frags = 0; ; frags++) {
 		if (run->mmio.len == 0 || run->mmio.len > sizeof(buf)) {
 			errno = EINVAL;
@@ -1936,6 +2058,20 @@ kvm_assist_mem(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
 		if (!mem.write)
 			memcpy(run->mmio.data, buf, mem.size);
 
+		/*
+		 * A write or a plain load: the next KVM_RUN (or getstate of
+		 * the registers) finishes it.  Not when the fragment ends on
+		 * a page boundary: KVM may have a second one for the same
+		 * instruction, which NVMM serves in the same assist.
+		 */
+		kv->compl = COMPL_READY;
+		if ((mem.write || !kv->compl_now) &&
+		    ((mem.gpa + mem.size) & (NVMM_PAGE_SIZE - 1)) != 0) {
+			kv->cached &= ~NVMM_X64_STATE_GPRS | kv->dirty;
+			return 0;
+		}
+		if (frags == 0 && state_flush(kv) == -1)
+			return -1;
 		ret = kvm_complete(kv);
 		if (ret == -1)
 			return -1;
@@ -1946,7 +2082,8 @@ kvm_assist_mem(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
 			kv->held = true;
 			return 0;
 		}
-		kv->pending = KVM_PENDING_MMIO;
+		kv->compl = COMPL_MMIO;
+		kv->compl_now = true;
 	}
 }
 

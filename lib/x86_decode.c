@@ -234,3 +234,62 @@ fail:
 	errno = EINVAL;
 	return -1;
 }
+
+/* -------------------------------------------------------------------------
+ * Memory instructions that only read.
+ * ------------------------------------------------------------------------- */
+
+/* The ModRM reg field of the byte after the opcode, or -1. */
+static int
+modrm_reg(const uint8_t *bytes, size_t n, size_t at)
+{
+	if (at >= n || at >= X86_MAX_INSN_LEN)
+		return -1;
+	return (bytes[at] >> 3) & 7;
+}
+
+bool
+x86_insn_mem_readonly(const uint8_t *bytes, size_t n, int mode)
+{
+	struct prefixes p;
+	uint8_t op;
+	int reg;
+
+	if (bytes == NULL || !valid_mode(mode) ||
+	    scan_prefixes(bytes, n, mode, &p) == -1)
+		return false;
+	op = bytes[p.len];
+	switch (op) {
+	case 0x02: case 0x03: case 0x0A: case 0x0B:	/* ADD/OR r, r/m */
+	case 0x12: case 0x13: case 0x1A: case 0x1B:	/* ADC/SBB r, r/m */
+	case 0x22: case 0x23: case 0x2A: case 0x2B:	/* AND/SUB r, r/m */
+	case 0x32: case 0x33:				/* XOR r, r/m */
+	case 0x38: case 0x39: case 0x3A: case 0x3B:	/* CMP */
+	case 0x84: case 0x85:				/* TEST r/m, r */
+	case 0x8A: case 0x8B:				/* MOV r, r/m */
+	case 0xA0: case 0xA1:				/* MOV acc, moffs */
+	case 0xAC: case 0xAD:				/* LODS */
+		return true;
+	case 0x63:					/* MOVSXD */
+		return mode == X86_MODE_64;
+	case 0x80: case 0x81: case 0x83:		/* CMP r/m, imm */
+		return modrm_reg(bytes, n, p.len + 1) == 7;
+	case 0xF6: case 0xF7:				/* TEST r/m, imm */
+		reg = modrm_reg(bytes, n, p.len + 1);
+		return reg == 0 || reg == 1;
+	case 0x0F:
+		if (p.len + 1 >= n || p.len + 1 >= X86_MAX_INSN_LEN)
+			return false;
+		switch (bytes[p.len + 1]) {
+		case 0xB6: case 0xB7: case 0xBE: case 0xBF:	/* MOVZX/SX */
+		case 0xA3:					/* BT r/m, r */
+			return true;
+		case 0xBA:					/* BT imm */
+			return modrm_reg(bytes, n, p.len + 2) == 4;
+		default:
+			return false;
+		}
+	default:
+		return false;
+	}
+}

@@ -44,4 +44,12 @@ int x86_decode_io(const uint8_t *bytes, size_t n, int mode,
 int x86_decode_msr(const uint8_t *bytes, size_t n, int mode, uint8_t *len,
     bool *is_write);
 
+/*
+ * True when the instruction at bytes[0..n) is one of the memory-reading
+ * instructions that write no memory (MOV/MOVZX/MOVSX loads, ALU and CMP
+ * with a register destination, TEST, BT, LODS): completing it only
+ * changes registers.  False for anything else or when unsure.
+ */
+bool x86_insn_mem_readonly(const uint8_t *bytes, size_t n, int mode);
+
 #endif
