@@ -1,0 +1,19 @@
+# bench/bench.mk - benchmark programs (included by the top Makefile).
+
+# raw_boot: boots an ELF like toyvirt, with raw KVM ioctls (no libnvmm).
+all: $(B)/bench/raw_boot
+
+$(B)/bench/raw_boot: $(O)/bench/raw_boot.o
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# nvbench: libnvmm's benchmarks next to raw-KVM baselines (bench/run.sh).
+all: $(B)/bench/nvbench
+
+$(B)/bench/nvbench: $(O)/bench/nvbench.o $(B)/libnvmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Benchmarks are not tests: never part of "make check".
+bench: all $(B)/bench/raw_boot $(B)/bench/nvbench
+	@sh bench/run.sh $(B)
