@@ -119,6 +119,7 @@ struct kvm_vcpu_be {
 	/* Where KVM stands. */
 	enum kvm_compl compl;
 	bool compl_now;		/* the assist must complete at once */
+	bool compl_regs;	/* completing changes registers */
 	struct kvm_regs msr_regs;	/* registers at the MSR exit */
 	uint64_t msr_npc;
 	bool msr_rd;
@@ -148,6 +149,8 @@ static uint32_t kvm_host_mxcsr_mask;
 static uint64_t kvm_quirks;			/* quirks we disable */
 static uint32_t kvm_nslots;
 static int kvm_kick_signo;
+/* Does KVM retire a plain OUT before exiting?  -1: not seen yet. */
+static _Atomic int kvm_out_retired = -1;
 
 /* The VCPU the current thread is running, for the kick handler. */
 static __thread struct kvm_vcpu_be *kvm_tls_vcpu
@@ -991,7 +994,8 @@ kvm_vcpu_getstate(struct nvmm_vcpu_priv *v, uint64_t flags)
 		return 0;
 	/* The registers after the assisted instruction: KVM finishes it
 	   now rather than at the next run. */
-	if ((need & NVMM_X64_STATE_GPRS) && kv->compl == COMPL_READY) {
+	if ((need & NVMM_X64_STATE_GPRS) && kv->compl == COMPL_READY &&
+	    kv->compl_regs) {
 		if ((ret = kvm_complete(kv)) == -1)
 			return -1;
 		if (ret == 0)
@@ -1530,6 +1534,44 @@ io_matches(const uint8_t *bytes, size_t n, int mode,
 }
 
 /*
+ * How well a candidate for a retired OUT/OUTS fits the registers and the
+ * exit's data (higher is better): a REP form must have left the count at
+ * 0; an OUTS read its element at seg:[RSI - size] (DF=0; + size, DF=1).
+ */
+static int
+outs_score(struct kvm_vcpu_be *kv, const struct x86_insn_io *c)
+{
+	const struct kvm_run *run = kv->run;
+	const struct kvm_sync_regs *s = &run->s.regs;
+	const struct kvm_segment *segs[] = {
+		&s->sregs.es, &s->sregs.cs, &s->sregs.ss, &s->sregs.ds,
+		&s->sregs.fs, &s->sregs.gs,
+	};
+	uint64_t amask = addr_mask(c->address_size), base = 0, src;
+	uint8_t mem[4];
+	size_t size = run->io.size;
+	int score = 0;
+
+	if (c->rep == ((s->regs.rcx & amask) == 0))
+		score += 2;
+	if (!c->str || c->seg < 0 || c->seg > NVMM_X64_SEG_GS ||
+	    run->io.data_offset >= kv->run_size ||
+	    size > kv->run_size - run->io.data_offset)
+		return score;
+	if (cs_mode(&s->sregs) != X86_MODE_64 || c->seg == NVMM_X64_SEG_FS ||
+	    c->seg == NVMM_X64_SEG_GS)
+		base = segs[c->seg]->base;
+	src = (s->regs.rflags & 0x400) ? s->regs.rsi + size :
+	    s->regs.rsi - size;
+	src = base + (src & amask);
+	if (nvmm_mem_read_linear(kv->common.mach, &kv->common, src, mem,
+	    size) == size && memcmp(mem, (const uint8_t *)run +
+	    run->io.data_offset, size) == 0)
+		score += 1;
+	return score;
+}
+
+/*
  * KVM reports port, size, direction and count, not the NVMM fields that
  * describe the instruction; decode it.  KVM has already moved RIP past a
  * non-string OUT, so an instruction at RIP that does not match the exit
@@ -1545,7 +1587,7 @@ exit_io(struct kvm_vcpu_be *kv)
 	uint8_t insn[15];
 	size_t n, nf;
 	int mode = cs_mode(&run->s.regs.sregs);
-	bool fwd, match = false;
+	bool fwd, match = false, retired_here = false;
 
 	io->in = run->io.direction == KVM_EXIT_IO_IN;
 	io->port = run->io.port;
@@ -1557,20 +1599,24 @@ exit_io(struct kvm_vcpu_be *kv)
 	io->npc = r->rip;
 
 	/*
-	 * IN and INS stay on the instruction until completed.  KVM retires
-	 * an OUT, an OUTS and the last round of a REP OUTS before it exits:
-	 * then the instruction is the one that ends at RIP.  A REP OUTS
-	 * with rounds left (count not 0) is still on it.
+	 * IN and INS stay on the instruction until completed, and so does
+	 * a REP OUTS with rounds left (count not 0).  KVM retires an OUTS
+	 * (or the last round of a REP OUTS) before it exits: then the
+	 * instruction is the one that ends at RIP.  A plain OUT is retired
+	 * at the exit by some KVMs and at the completion by others: when
+	 * both readings fit, what this host was seen doing decides.
 	 */
 	nf = fetch_insn(kv, r->rip, insn, sizeof(insn));
 	fwd = io_matches(insn, nf, mode, io, r->rdx, &d);
 	if (fwd && (io->in || (d.rep && d.str && (r->rcx &
 	    addr_mask(d.address_size)) != 0))) {
 		match = true;
-		io->npc = r->rip + d.len;
 	} else if (!io->in) {
 		uint8_t back[15];
 		size_t k, want = sizeof(back);
+		struct x86_insn_io b;
+		bool bwd = false;
+		int retired;
 
 		n = fetch_insn(kv, r->rip - want, back, want);
 		if (n < want) {
@@ -1580,15 +1626,39 @@ exit_io(struct kvm_vcpu_be *kv)
 				want = sizeof(back);
 			n = fetch_insn(kv, r->rip - want, back, want);
 		}
-		for (k = want; n == want && k >= 1 && !match; k--)
-			match = io_matches(back + want - k, k, mode, io, r->rdx,
-			    &d) && d.len == k;
-		if (!match && fwd) {
-			/* Not retired after all (not a KVM we know). */
-			match = io_matches(insn, nf, mode, io, r->rdx, &d);
-			io->npc = r->rip + d.len;
+		/*
+		 * Several starts may fit (a byte of the previous instruction
+		 * can read as a prefix).  Prefer, in order: a REP form only
+		 * if the count is 0, as a finished REP OUTS leaves it; for an
+		 * OUTS, a segment whose source bytes are the exit's data;
+		 * the longest.
+		 */
+		for (k = 1; n == want && k <= want; k++) {
+			struct x86_insn_io c;
+
+			if (!io_matches(back + want - k, k, mode, io, r->rdx,
+			    &c) || c.len != k)
+				continue;
+			if (!bwd || outs_score(kv, &c) >= outs_score(kv, &b)) {
+				b = c;
+				bwd = true;
+			}
+		}
+		if (bwd && !fwd && !b.str)
+			atomic_store(&kvm_out_retired, 1);
+		if (fwd && !bwd && !d.str)
+			atomic_store(&kvm_out_retired, 0);
+		retired = atomic_load(&kvm_out_retired);
+		if (bwd && (!fwd || b.str || retired == 1)) {
+			d = b;
+			match = true;
+			retired_here = true;
+		} else if (fwd) {
+			match = true;
 		}
 	}
+	if (match && !retired_here)
+		io->npc = r->rip + d.len;
 	if (match) {
 		io->str = d.str;
 		io->rep = d.rep;
@@ -1600,6 +1670,8 @@ exit_io(struct kvm_vcpu_be *kv)
 	/* KVM writes INS data into guest memory when it completes: that
 	   must happen within the assist, as on NVMM. */
 	kv->compl_now = io->in && io->str;
+	/* A retired OUT/OUTS leaves nothing for the registers. */
+	kv->compl_regs = io->in || !retired_here;
 	if (io->in) {
 		/* Unanswered reads see all ones, as on real hardware. */
 		size_t bytes = (size_t)run->io.size * run->io.count;
@@ -1624,6 +1696,8 @@ exit_mmio(struct kvm_vcpu_be *kv)
 	mem->inst_len = 0;	/* as on VMX: KVM gives no instruction bytes */
 	kv->compl = COMPL_MMIO;
 	kv->compl_now = false;
+	/* KVM has written a store's registers back before exiting. */
+	kv->compl_regs = !run->mmio.is_write;
 	if (!run->mmio.is_write) {
 		memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
 		/* RIP is on the instruction.  Unless it only loads (a write
@@ -1864,7 +1938,7 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 	if (kv->compl == COMPL_MSR) {
 		if (msr_reconcile(kv) == -1)
 			goto fail;
-	} else if (kv->compl != COMPL_NONE &&
+	} else if (kv->compl != COMPL_NONE && kv->compl_regs &&
 	    (kv->dirty & NVMM_X64_STATE_GPRS)) {
 		if (kvm_complete(kv) == -1)
 			goto fail;
@@ -2016,9 +2090,10 @@ kvm_assist_io(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
 	kv->compl = COMPL_READY;
 	if (kv->compl_now)
 		return assist_finish(kv);
-	/* The instruction changes the registers: the next getstate(GPRS)
-	   has KVM finish it first. */
-	kv->cached &= ~NVMM_X64_STATE_GPRS | kv->dirty;
+	/* If the instruction changes the registers, the next
+	   getstate(GPRS) has KVM finish it first. */
+	if (kv->compl_regs)
+		kv->cached &= ~NVMM_X64_STATE_GPRS | kv->dirty;
 	return 0;
 }
 
@@ -2067,7 +2142,8 @@ kvm_assist_mem(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
 		kv->compl = COMPL_READY;
 		if ((mem.write || !kv->compl_now) &&
 		    ((mem.gpa + mem.size) & (NVMM_PAGE_SIZE - 1)) != 0) {
-			kv->cached &= ~NVMM_X64_STATE_GPRS | kv->dirty;
+			if (!mem.write)
+				kv->cached &= ~NVMM_X64_STATE_GPRS | kv->dirty;
 			return 0;
 		}
 		if (frags == 0 && state_flush(kv) == -1)
