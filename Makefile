@@ -107,6 +107,8 @@ $(B)/tests/t_%: $(O)/tests/t_%.o $$(patsubst %.S,$(O)/%.o,$$(wildcard tests/t_$$
 # smallkern has its own freestanding rules.
 -include smallkern/smallkern.mk
 -include bench/bench.mk
+# Further targets (fuzz, stress, interop) live in mk/*.mk.
+-include $(wildcard mk/*.mk)
 
 # The suite runs twice: the normal build and an ASan+UBSan build.
 check: all
