@@ -99,7 +99,8 @@ tests: $(TEST_BINS)
 
 .SECONDARY:
 .SECONDEXPANSION:
-$(B)/tests/t_%: $(O)/tests/t_%.o $$(patsubst %.S,$(O)/%.o,$$(wildcard tests/t_$$*_guest.S)) \
+$(B)/tests/t_%: $(O)/tests/t_%.o \
+		$$(addprefix $(O)/,$$(subst .S,.o,$$(wildcard tests/t_$$*_guest.S))) \
 		$(TEST_COMMON_OBJS) $(B)/libnvmm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -158,4 +159,4 @@ uninstall:
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(O) -type f -name '*.d' 2>/dev/null)

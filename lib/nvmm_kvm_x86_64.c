@@ -1962,6 +1962,16 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 	}
 
 	for (;;) {
+		/*
+		 * Clear immediate_exit, then look at the stop flag: a stop
+		 * that came after that load has set immediate_exit again (or
+		 * will kick the thread), so KVM_RUN cannot miss it.
+		 */
+		__atomic_store_n(&kv->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		if (atomic_load((_Atomic int *)(void *)&v->stop)) {
+			x->reason = NVMM_VCPU_EXIT_STOPPED;
+			goto stopped;
+		}
 		if (event_take(kv) == -1) {
 			run_leave(kv);
 			exitstate_fill(kv);
@@ -1989,10 +1999,8 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 				x->reason = NVMM_VCPU_EXIT_STOPPED;
 				goto stopped;
 			}
-			if (atomic_load(&v->event_pending)) {
-				kv->run->immediate_exit = 0;
+			if (atomic_load(&v->event_pending))
 				continue;
-			}
 			x->reason = NVMM_VCPU_EXIT_NONE;
 			goto out;
 		}
@@ -2001,7 +2009,6 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 			goto fail;
 		if (ret == 1)
 			break;
-		kv->run->immediate_exit = 0;
 	}
 out:
 	run_leave(kv);
