@@ -1069,30 +1069,44 @@ state_flush(struct kvm_vcpu_be *kv)
 		return -1;
 	if (d == 0)
 		return 0;
+	/*
+	 * Only what differs from KVM's copy is written back: a client that
+	 * reads and writes back unchanged registers at every exit (QEMU's
+	 * pattern) then costs KVM nothing.
+	 */
 	if (d & NVMM_X64_STATE_GPRS) {
-		gprs_to_kvm(&s->regs, st->gprs);
-		kv->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+		struct kvm_regs r = s->regs;
+
+		gprs_to_kvm(&r, st->gprs);
+		if (memcmp(&r, &s->regs, sizeof(r)) != 0) {
+			s->regs = r;
+			kv->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+		}
 	}
 	if (d & (NVMM_X64_STATE_SEGS | NVMM_X64_STATE_CRS |
 	    NVMM_X64_STATE_MSRS)) {
+		struct kvm_sregs sr = s->sregs;
+
 		if (d & NVMM_X64_STATE_SEGS)
-			segs_to_kvm(&s->sregs, st->segs);
+			segs_to_kvm(&sr, st->segs);
 		if (d & NVMM_X64_STATE_CRS) {
-			s->sregs.cr0 = st->crs[NVMM_X64_CR_CR0];
-			s->sregs.cr2 = st->crs[NVMM_X64_CR_CR2];
-			s->sregs.cr3 = st->crs[NVMM_X64_CR_CR3];
-			s->sregs.cr4 = st->crs[NVMM_X64_CR_CR4] & CR4_NVMM_VALID;
-			s->sregs.cr8 = st->crs[NVMM_X64_CR_CR8] & 0xf;
+			sr.cr0 = st->crs[NVMM_X64_CR_CR0];
+			sr.cr2 = st->crs[NVMM_X64_CR_CR2];
+			sr.cr3 = st->crs[NVMM_X64_CR_CR3];
+			sr.cr4 = st->crs[NVMM_X64_CR_CR4] & CR4_NVMM_VALID;
+			sr.cr8 = st->crs[NVMM_X64_CR_CR8] & 0xf;
 			/* Without an irqchip KVM takes the TPR from here. */
 			kv->run->cr8 = st->crs[NVMM_X64_CR_CR8] & 0xf;
 			kv->tpr_seen = kv->run->cr8;
 		}
 		if (d & NVMM_X64_STATE_MSRS)
-			s->sregs.efer = st->msrs[NVMM_X64_MSR_EFER];
+			sr.efer = st->msrs[NVMM_X64_MSR_EFER];
 		/* A set bit would queue an interrupt again. */
-		memset(s->sregs.interrupt_bitmap, 0,
-		    sizeof(s->sregs.interrupt_bitmap));
-		kv->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+		memset(sr.interrupt_bitmap, 0, sizeof(sr.interrupt_bitmap));
+		if (memcmp(&sr, &s->sregs, sizeof(sr)) != 0) {
+			s->sregs = sr;
+			kv->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+		}
 	}
 	if ((d & NVMM_X64_STATE_CRS) &&
 	    xcr0_set(kv, st->crs[NVMM_X64_CR_XCR0]) == -1)
