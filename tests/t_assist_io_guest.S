@@ -2,33 +2,16 @@
 
 /*
  * Every snippet is "<instruction under test>; out %al, $0xF0".  SNIP()
- * records {name, start, end} in io_sniptab; "end" is the byte after the
- * checkpoint OUT.  Immediate ports are 0x40; DX holds the port of the
- * other forms.  The 16-bit snippets run in real mode with CS based at the
- * start of this code (a 64 KiB window).  No apostrophes in comments: cpp
- * reads this file.
+ * (assist_harness.h) records {name, start, end} in ah_sniptab; "end" is
+ * the byte after the checkpoint OUT.  Immediate ports are 0x40; DX holds
+ * the port of the other forms.  The 16-bit snippets run in real mode with
+ * CS based at the start of this code (a 64 KiB window).  No apostrophes
+ * in comments: cpp reads this file.
  */
 
-#define SNIP(name, ...)						\
-	.pushsection .rodata.io_names, "a";			\
-9:	.asciz #name;						\
-	.popsection;						\
-	.pushsection .data.io_sniptab, "aw";			\
-	.quad 9b, 7f, 8f;					\
-	.popsection;						\
-7:	__VA_ARGS__;						\
-	out %al, $0xF0;						\
-8:
+#include "assist_harness.h"
 
-	.pushsection .data.io_sniptab, "aw"
-	.balign 8
-	.globl io_sniptab
-io_sniptab:
-	.popsection
-
-	.text
-	.globl io_start, io_end
-io_start:
+AH_GUEST_BEGIN
 
 /* ------------------------------------------------------------------------
  * 64-bit long mode.
@@ -145,19 +128,4 @@ SNIP(r_a32_rep_outs2, .byte 0x67; rep outsw)
 SNIP(r_es_rep_outs1, rep outsb %es:(%si), (%dx))
 SNIP(r_dup_out, out %al, $0x44; out %al, $0x44)
 
-	.code64
-/* The handler of the interrupt injected after an assist: reports the
-   interrupted RIP in RDX, then halts. */
-	.globl io_isr
-io_isr:
-	mov	(%rsp), %rdx
-	out	%al, $0xE1
-	hlt
-io_end:
-
-	.pushsection .data.io_sniptab, "aw"
-	.globl io_sniptab_end
-io_sniptab_end:
-	.popsection
-
-	.section .note.GNU-stack,"",@progbits
+AH_GUEST_END

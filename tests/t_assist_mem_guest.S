@@ -3,34 +3,18 @@
 /*
  * Every snippet is "<instruction under test>; out %al, $0xF0".  The host
  * loads the registers, points RIP at a snippet and runs it until the
- * checkpoint.  SNIP() also records {name, start, end} in am_sniptab so
- * that the host finds snippets by name; "end" is the byte after the
- * checkpoint OUT.  The memory operand is (%rbx) unless the instruction
- * has a fixed one.  No apostrophes in comments: cpp reads this file.
+ * checkpoint.  SNIP() (assist_harness.h) also records {name, start,
+ * end} in ah_sniptab so that the host finds snippets by name; "end" is
+ * the byte after the checkpoint OUT.  The memory operand is (%rbx)
+ * unless the instruction has a fixed one.  No apostrophes in comments:
+ * cpp reads this file.
  */
 
 #define MMIO	0x20000000
 
-#define SNIP(name, ...)						\
-	.pushsection .rodata.am_names, "a";			\
-9:	.asciz #name;						\
-	.popsection;						\
-	.pushsection .data.am_sniptab, "aw";			\
-	.quad 9b, 7f, 8f;					\
-	.popsection;						\
-7:	__VA_ARGS__;						\
-	out %al, $0xF0;						\
-8:
+#include "assist_harness.h"
 
-	.pushsection .data.am_sniptab, "aw"
-	.balign 8
-	.globl am_sniptab
-am_sniptab:
-	.popsection
-
-	.text
-	.globl am_start, am_end
-am_start:
+AH_GUEST_BEGIN
 
 /* ------------------------------------------------------------------------
  * 64-bit snippets.
@@ -56,7 +40,7 @@ SNIP(ld_dil, mov (%rbx), %dil)
 SNIP(ld_r11, mov (%rbx), %r11)
 SNIP(ld_r13w, mov (%rbx), %r13w)
 SNIP(ld_sib, mov 0x10(%rbx,%rsi,4), %ecx)
-SNIP(ld_riprel, .byte 0x8b, 0x15; .long MMIO + 0x20 - (1f - am_start + 0x10000); 1:)
+SNIP(ld_riprel, .byte 0x8b, 0x15; .long MMIO + 0x20 - (1f - ah_code + 0x10000); 1:)
 
 /* MOV with a 64-bit moffs (A0-A3), and A1 with a 32-bit moffs (67). */
 SNIP(mo_ld1, movabs MMIO + 0x10, %al)
@@ -222,19 +206,4 @@ SNIP(p32_rep_lods2, rep lodsw)
 SNIP(p32_a16_ld4, addr16 mov 0x10(%bx,%si), %ecx)
 SNIP(p32_a16_rep_stos2, addr16 rep stosw)
 
-	.code64
-/* The handler of the interrupt injected after an assist: reports the
-   interrupted RIP in RDX, then halts. */
-	.globl am_isr
-am_isr:
-	mov	(%rsp), %rdx
-	out	%al, $0xE1
-	hlt
-am_end:
-
-	.pushsection .data.am_sniptab, "aw"
-	.globl am_sniptab_end
-am_sniptab_end:
-	.popsection
-
-	.section .note.GNU-stack,"",@progbits
+AH_GUEST_END

@@ -18,23 +18,12 @@
 
 #include <nvmm.h>
 
+#include "vmtest.h"
 #include "x86_decode.h"
 
 /* -------------------------------------------------------------------------
- * Checks.
+ * Messages.
  * ------------------------------------------------------------------------- */
-
-static unsigned nchecks, nfailed;
-
-#define CHECK(cond, ...) do {						\
-	nchecks++;							\
-	if (!(cond)) {							\
-		nfailed++;						\
-		printf("FAIL %s:%d: ", __FILE__, __LINE__);		\
-		printf(__VA_ARGS__);					\
-		printf("\n");						\
-	}								\
-} while (0)
 
 static const char *
 hex(const uint8_t *b, size_t n)
@@ -531,6 +520,13 @@ is_legacy(unsigned v)
 	    v == 0x64 || v == 0x65;
 }
 
+/* Length of the lone I/O opcode v: E4-E7 take an imm8 port. */
+static unsigned
+io_opcode_len(unsigned v)
+{
+	return (v & 0xF0) == 0xE0 && v < 0xE8 ? 2 : 1;
+}
+
 static void
 test_io_all_bytes(void)
 {
@@ -539,118 +535,94 @@ test_io_all_bytes(void)
 	uint8_t b[4];
 	int ret;
 	struct x86_insn_io io;
-	unsigned bad = 0;
 
 	for (m = 0; m < 3; m++) {
 		for (v = 0; v < 256; v++) {
-			/* [v, 0x10, 0xEC]: only I/O opcodes and prefixes can
-			 * possibly decode, with the results below. */
 			b[0] = (uint8_t)v;
 			b[1] = 0x10;
 			b[2] = 0xEC;
 			ret = decode_io(b, 3, modes[m], &io);
-			if (is_io_opcode(v)) {
-				nchecks++;
-				if (ret != 0 || io.len != ((v & 0xF0) == 0xE0 &&
-				    v < 0xE8 ? 2 : 1))
-					bad++, nfailed++, printf("FAIL byte %02x "
-					    "%s: ret %d len %u\n", v,
-					    mode_name(modes[m]), ret, io.len);
-			} else {
-				/* Prefixes are followed by 0x10 (ADC), so
-				 * everything else fails. */
-				nchecks++;
-				if (ret != -1)
-					bad++, nfailed++, printf("FAIL byte %02x "
-					    "%s: decoded (len %u)\n", v,
-					    mode_name(modes[m]), io.len);
-			}
+			/* [v, 0x10, 0xEC]: only I/O opcodes decode; prefixes
+			 * are followed by 0x10 (ADC), so everything else
+			 * fails. */
+			if (is_io_opcode(v))
+				CHECK(ret == 0 && io.len == io_opcode_len(v),
+				    "byte %02x %s: ret %d len %u", v,
+				    mode_name(modes[m]), ret, io.len);
+			else
+				CHECK(ret == -1, "byte %02x %s: decoded (len "
+				    "%u)", v, mode_name(modes[m]), io.len);
 
 			/* [v, 0xEC]: legacy prefixes (and REX in 64-bit
 			 * mode) then IN; other bytes are opcodes and fail
 			 * unless they are I/O opcodes themselves. */
 			b[1] = 0xEC;
 			ret = decode_io(b, 2, modes[m], &io);
-			nchecks++;
 			if (is_legacy(v) || (modes[m] == M64 &&
-			    (v & 0xF0) == 0x40)) {
-				if (ret != 0 || io.len != 2 || !io.in ||
-				    io.str)
-					bad++, nfailed++, printf("FAIL prefix %02x "
-					    "%s: ret %d len %u\n", v,
-					    mode_name(modes[m]), ret, io.len);
-			} else if (is_io_opcode(v)) {
-				if (ret != 0 || io.len != ((v & 0xF0) == 0xE0 &&
-				    v < 0xE8 ? 2 : 1))
-					bad++, nfailed++, printf("FAIL op %02x "
-					    "%s: ret %d\n", v,
-					    mode_name(modes[m]), ret);
-			} else if (ret != -1) {
-				bad++, nfailed++, printf("FAIL byte %02x EC %s: "
-				    "decoded (len %u)\n", v,
-				    mode_name(modes[m]), io.len);
-			}
+			    (v & 0xF0) == 0x40))
+				CHECK(ret == 0 && io.len == 2 && io.in &&
+				    !io.str, "prefix %02x %s: ret %d len %u",
+				    v, mode_name(modes[m]), ret, io.len);
+			else if (is_io_opcode(v))
+				CHECK(ret == 0 && io.len == io_opcode_len(v),
+				    "op %02x %s: ret %d", v,
+				    mode_name(modes[m]), ret);
+			else
+				CHECK(ret == -1, "byte %02x EC %s: decoded "
+				    "(len %u)", v, mode_name(modes[m]), io.len);
 		}
 	}
-	(void)bad;
 }
 
 /* -------------------------------------------------------------------------
  * The 15-byte limit.
  * ------------------------------------------------------------------------- */
 
+/* k copies of prefix pfx then [rex] op [imm8 = fill], for k up to 20:
+ * decodes while at most 15 bytes long, with n its length and with a
+ * longer n; fails beyond. */
+static void
+limit_io(const char *what, uint8_t pfx, uint8_t rex, uint8_t op,
+    uint8_t fill, int mode)
+{
+	char what_long[64];
+	uint8_t b[32];
+	struct x86_insn_io w;
+	size_t k, at;
+
+	snprintf(what_long, sizeof(what_long), "%s, long n", what);
+	for (k = 0; k <= 20; k++) {
+		memset(b, fill, sizeof(b));
+		memset(b, pfx, k);
+		at = k;
+		if (rex)
+			b[at++] = rex;
+		b[at++] = op;
+		model_io(b, k, rex, op, mode, &w);
+		if (w.imm_port)
+			w.port = b[at];
+		if (w.len <= 15) {
+			expect_io(what, b, w.len, mode, &w);
+			expect_io(what_long, b, sizeof(b), mode, &w);
+		} else {
+			expect_io_fail(what, b, w.len, mode);
+			expect_io_fail(what_long, b, sizeof(b), mode);
+		}
+	}
+}
+
 static void
 test_io_length_limit(void)
 {
 	uint8_t b[32];
-	struct x86_insn_io w;
 	size_t k;
 
 	/* k prefixes + EC: fine up to k = 14 (15 bytes), refused from 15. */
-	for (k = 0; k <= 20; k++) {
-		memset(b, 0x3E, k);
-		b[k] = 0xEC;
-		memset(b + k + 1, 0xEC, sizeof(b) - k - 1);
-		if (k + 1 <= 15) {
-			model_io(b, k, 0, 0xEC, M32, &w);
-			expect_io("limit EC", b, k + 1, M32, &w);
-			expect_io("limit EC, long n", b, sizeof(b), M32, &w);
-		} else {
-			expect_io_fail("limit EC", b, k + 1, M32);
-			expect_io_fail("limit EC, long n", b, sizeof(b), M32);
-		}
-	}
+	limit_io("limit EC", 0x3E, 0, 0xEC, 0xEC, M32);
 	/* k prefixes + E4 imm8: fine up to k = 13. */
-	for (k = 0; k <= 20; k++) {
-		memset(b, 0x66, k);
-		b[k] = 0xE4;
-		memset(b + k + 1, 0x99, sizeof(b) - k - 1);
-		if (k + 2 <= 15) {
-			model_io(b, k, 0, 0xE4, M16, &w);
-			w.port = 0x99;
-			expect_io("limit E4", b, k + 2, M16, &w);
-			expect_io("limit E4, long n", b, sizeof(b), M16, &w);
-		} else {
-			expect_io_fail("limit E4", b, k + 2, M16);
-			expect_io_fail("limit E4, long n", b, sizeof(b), M16);
-		}
-	}
+	limit_io("limit E4", 0x66, 0, 0xE4, 0x99, M16);
 	/* k prefixes + REX + 6F in 64-bit mode: fine up to k = 13. */
-	for (k = 0; k <= 20; k++) {
-		memset(b, 0xF3, k);
-		b[k] = 0x48;
-		b[k + 1] = 0x6F;
-		memset(b + k + 2, 0x6F, sizeof(b) - k - 2);
-		if (k + 2 <= 15) {
-			model_io(b, k, 0x48, 0x6F, M64, &w);
-			expect_io("limit rex 6F", b, k + 2, M64, &w);
-			expect_io("limit rex 6F, long n", b, sizeof(b), M64, &w);
-		} else {
-			expect_io_fail("limit rex 6F", b, k + 2, M64);
-			expect_io_fail("limit rex 6F, long n", b, sizeof(b),
-			    M64);
-		}
-	}
+	limit_io("limit rex 6F", 0xF3, 0x48, 0x6F, 0x6F, M64);
 	/* A long run of prefixes only, of every length up to 32: fails
 	 * without reading past n. */
 	memset(b, 0x26, sizeof(b));
@@ -808,10 +780,7 @@ static uint64_t rng_state = 0x0123456789ABCDEFULL;
 static uint64_t
 rnd(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
+	return vmt_rnd(&rng_state);
 }
 
 static void
@@ -858,10 +827,8 @@ test_fuzz(void)
 			    io.address_size != w.address_size ||
 			    io.imm_port != w.imm_port ||
 			    (w.imm_port && io.port != w.port)) {
-				bad++;
-				if (bad <= 20)
-					CHECK(0, "fuzz io %s [%s]: len %u",
-					    mode_name(mode), hex(b, n), io.len);
+				CHECK_FUZZ_BAD(bad, "fuzz io %s [%s]: len %u",
+				    mode_name(mode), hex(b, n), io.len);
 			}
 		}
 		if (decode_msr(b, n, mode, &len, &wr) == 0) {
@@ -870,10 +837,8 @@ test_fuzz(void)
 			    b[len - 2] != 0x0F ||
 			    (b[len - 1] != 0x30 && b[len - 1] != 0x32) ||
 			    wr != (b[len - 1] == 0x30)) {
-				bad++;
-				if (bad <= 20)
-					CHECK(0, "fuzz msr %s [%s]: len %u",
-					    mode_name(mode), hex(b, n), len);
+				CHECK_FUZZ_BAD(bad, "fuzz msr %s [%s]: len %u",
+				    mode_name(mode), hex(b, n), len);
 			}
 		}
 	}
@@ -898,6 +863,5 @@ main(void)
 	test_msr();
 	test_fuzz();
 
-	printf("t_decode: %u checks, %u failed\n", nchecks, nfailed);
-	return nfailed ? 1 : 0;
+	return vmt_done("t_decode");
 }

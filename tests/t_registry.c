@@ -33,22 +33,11 @@
 #include <nvmm.h>
 
 #include "nvmm_registry.h"
+#include "vmtest.h"
 
 /* -------------------------------------------------------------------------
- * Checks and helpers.
+ * Helpers.
  * ------------------------------------------------------------------------- */
-
-static unsigned nchecks, nfailed;
-
-#define CHECK(cond, ...) do {						\
-	nchecks++;							\
-	if (!(cond)) {							\
-		nfailed++;						\
-		printf("FAIL %s:%d: ", __FILE__, __LINE__);		\
-		printf(__VA_ARGS__);					\
-		printf("\n");						\
-	}								\
-} while (0)
 
 static char topdir[64];		/* mkdtemp result, removed at the end */
 static char regdir[128];	/* the registry directory of most tests */
@@ -179,7 +168,7 @@ test_fork(void)
 
 	fflush(stdout);
 	if ((pid = fork()) == 0)
-		nfailed = 0;
+		vmt_failures = 0;
 	CHECK(pid != -1, "fork: %s", strerror(errno));
 	return pid;
 }
@@ -189,7 +178,7 @@ static void
 child_exit(void)
 {
 	fflush(stdout);
-	_exit(nfailed == 0 ? 0 : 1);
+	_exit(vmt_failures == 0 ? 0 : 1);
 }
 
 /* -------------------------------------------------------------------------
@@ -201,7 +190,6 @@ test_dir_checks(void)
 {
 	char path[256], sub[256];
 	nvmm_machid_t id;
-	int rv;
 
 	/* A symlink to a good directory is refused. */
 	snprintf(sub, sizeof(sub), "%s/ok", topdir);
@@ -209,33 +197,21 @@ test_dir_checks(void)
 	snprintf(path, sizeof(path), "%s/link", topdir);
 	CHECK(symlink(sub, path) == 0, "symlink");
 	use_dir(path);
-	errno = 0;
-	rv = nvmm_reg_alloc(&id);
-	CHECK(rv == -1 && errno == EACCES, "symlink dir: %d %s", rv,
-	    strerror(errno));
+	CHECK_ERR(nvmm_reg_alloc(&id), EACCES);
 	QUERY_FAILS(0, true, EACCES);
 
 	/* A regular file is refused. */
 	snprintf(path, sizeof(path), "%s/file", topdir);
 	write_file(topdir, "file", "x", 1);
 	use_dir(path);
-	errno = 0;
-	rv = nvmm_reg_alloc(&id);
-	CHECK(rv == -1 && errno == EACCES, "file dir: %d %s", rv,
-	    strerror(errno));
+	CHECK_ERR(nvmm_reg_alloc(&id), EACCES);
 
 	/* World-writable without the sticky bit is refused, with it fine. */
 	use_dir(sub);
 	CHECK(chmod(sub, 0777) == 0, "chmod");
-	errno = 0;
-	rv = nvmm_reg_alloc(&id);
-	CHECK(rv == -1 && errno == EACCES, "0777 dir: %d %s", rv,
-	    strerror(errno));
+	CHECK_ERR(nvmm_reg_alloc(&id), EACCES);
 	CHECK(chmod(sub, 0770) == 0, "chmod");
-	errno = 0;
-	rv = nvmm_reg_alloc(&id);
-	CHECK(rv == -1 && errno == EACCES, "0770 dir: %d %s", rv,
-	    strerror(errno));
+	CHECK_ERR(nvmm_reg_alloc(&id), EACCES);
 	CHECK(chmod(sub, 01777) == 0, "chmod");
 	id = alloc_ok();
 	CHECK(id == 0, "id %u", id);
@@ -246,10 +222,7 @@ test_dir_checks(void)
 	/* Owned by somebody else (neither root nor us) is refused. */
 	if (geteuid() == 0) {
 		CHECK(chown(sub, 65534, 65534) == 0, "chown");
-		errno = 0;
-		rv = nvmm_reg_alloc(&id);
-		CHECK(rv == -1 && errno == EACCES, "foreign dir: %d %s", rv,
-		    strerror(errno));
+		CHECK_ERR(nvmm_reg_alloc(&id), EACCES);
 		QUERY_FAILS(0, true, EACCES);
 	} else {
 		printf("note: not root, foreign-owner check skipped\n");
@@ -258,10 +231,7 @@ test_dir_checks(void)
 	/* A missing $NVMM_REGISTRY_DIR is not created; queries see nothing. */
 	snprintf(path, sizeof(path), "%s/missing", topdir);
 	use_dir(path);
-	errno = 0;
-	rv = nvmm_reg_alloc(&id);
-	CHECK(rv == -1 && errno == ENOENT, "missing dir: %d %s", rv,
-	    strerror(errno));
+	CHECK_ERR(nvmm_reg_alloc(&id), ENOENT);
 	QUERY_FAILS(3, true, ENOENT);
 	CHECK(access(path, F_OK) == -1, "missing dir created");
 
@@ -304,7 +274,6 @@ test_full(void)
 	nvmm_machid_t ids[NVMM_MAX_MACHINES], id;
 	unsigned i;
 	bool inorder = true;
-	int rv;
 
 	for (i = 0; i < NVMM_MAX_MACHINES; i++) {
 		ids[i] = alloc_ok();
@@ -312,10 +281,7 @@ test_full(void)
 			inorder = false;
 	}
 	CHECK(inorder, "128 ids allocated in order");
-	errno = 0;
-	rv = nvmm_reg_alloc(&id);
-	CHECK(rv == -1 && errno == ENOBUFS, "129th alloc: %d %s", rv,
-	    strerror(errno));
+	CHECK_ERR(nvmm_reg_alloc(&id), ENOBUFS);
 	nvmm_reg_free(77);
 	id = alloc_ok();
 	CHECK(id == 77, "reused %u", id);
@@ -865,6 +831,5 @@ main(void)
 	if (nftw(topdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
 		printf("FAIL removing %s: %s\n", topdir, strerror(errno));
 
-	printf("%u checks, %u failed\n", nchecks, nfailed);
-	return nfailed == 0 ? 0 : 1;
+	return vmt_done("t_registry");
 }

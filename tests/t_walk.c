@@ -17,23 +17,8 @@
 
 #include <nvmm.h>
 
+#include "vmtest.h"
 #include "x86_walk.h"
-
-/* -------------------------------------------------------------------------
- * Checks.
- * ------------------------------------------------------------------------- */
-
-static unsigned nchecks, nfailed;
-
-#define CHECK(cond, ...) do {						\
-	nchecks++;							\
-	if (!(cond)) {							\
-		nfailed++;						\
-		printf("FAIL %s:%d: ", __FILE__, __LINE__);		\
-		printf(__VA_ARGS__);					\
-		printf("\n");						\
-	}								\
-} while (0)
 
 /* -------------------------------------------------------------------------
  * Fake guest RAM.
@@ -86,30 +71,30 @@ alloc_page(void)
 	return RAM_BASE + 4096ULL * next_page++;
 }
 
+/* Stores the size low bytes of v, little-endian, in the fake RAM. */
 static void
-put64(uint64_t gpa, uint64_t v)
+put(uint64_t gpa, uint64_t v, int size)
 {
 	int i;
 
-	if (gpa < RAM_BASE || gpa + 8 > RAM_BASE + RAM_SIZE) {
-		printf("test bug: put64 outside RAM\n");
+	if (gpa < RAM_BASE || gpa + (uint64_t)size > RAM_BASE + RAM_SIZE) {
+		printf("test bug: put%d outside RAM\n", 8 * size);
 		exit(2);
 	}
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < size; i++)
 		ram[gpa - RAM_BASE + i] = (uint8_t)(v >> (8 * i));
+}
+
+static void
+put64(uint64_t gpa, uint64_t v)
+{
+	put(gpa, v, 8);
 }
 
 static void
 put32(uint64_t gpa, uint32_t v)
 {
-	int i;
-
-	if (gpa < RAM_BASE || gpa + 4 > RAM_BASE + RAM_SIZE) {
-		printf("test bug: put32 outside RAM\n");
-		exit(2);
-	}
-	for (i = 0; i < 4; i++)
-		ram[gpa - RAM_BASE + i] = (uint8_t)(v >> (8 * i));
+	put(gpa, v, 4);
 }
 
 /* -------------------------------------------------------------------------
@@ -173,17 +158,36 @@ regs_32(uint64_t cr3, bool pse)
 #define SENTINEL_GPA	0xDEADBEEFCAFEF00DULL
 #define SENTINEL_PROT	0x5A5AULL
 
+/* One walk into sentinel outputs, counting its table reads. */
+static int
+walk(const struct x86_walk_regs *r, uint64_t gva, gpaddr_t *gpa,
+    nvmm_prot_t *prot)
+{
+	*gpa = SENTINEL_GPA;
+	*prot = SENTINEL_PROT;
+	nreads = 0;
+	errno = 0;
+	return x86_gva_to_gpa(r, fake_read, NULL, gva, gpa, prot);
+}
+
+/* The table reads of the last walk, unless want_reads < 0. */
+static void
+check_reads(const char *what, int want_reads)
+{
+	if (want_reads >= 0)
+		CHECK(nreads == (unsigned)want_reads, "%s: expected %d table "
+		    "reads, got %u", what, want_reads, nreads);
+}
+
 static void
 expect_ok(const char *what, const struct x86_walk_regs *r, uint64_t gva,
     uint64_t want_gpa, nvmm_prot_t want_prot, int want_reads)
 {
-	gpaddr_t gpa = SENTINEL_GPA;
-	nvmm_prot_t prot = SENTINEL_PROT;
+	gpaddr_t gpa;
+	nvmm_prot_t prot;
 	int ret;
 
-	nreads = 0;
-	errno = 0;
-	ret = x86_gva_to_gpa(r, fake_read, NULL, gva, &gpa, &prot);
+	ret = walk(r, gva, &gpa, &prot);
 	CHECK(ret == 0, "%s: gva %#" PRIx64 ": expected success, got %d "
 	    "(errno %d)", what, gva, ret, errno);
 	if (ret != 0)
@@ -193,22 +197,18 @@ expect_ok(const char *what, const struct x86_walk_regs *r, uint64_t gva,
 	CHECK(prot == want_prot, "%s: gva %#" PRIx64 ": expected prot %#"
 	    PRIx64 ", got %#" PRIx64, what, gva, (uint64_t)want_prot,
 	    (uint64_t)prot);
-	if (want_reads >= 0)
-		CHECK(nreads == (unsigned)want_reads, "%s: expected %d table "
-		    "reads, got %u", what, want_reads, nreads);
+	check_reads(what, want_reads);
 }
 
 static void
 expect_fail(const char *what, const struct x86_walk_regs *r, uint64_t gva,
     int want_reads)
 {
-	gpaddr_t gpa = SENTINEL_GPA;
-	nvmm_prot_t prot = SENTINEL_PROT;
+	gpaddr_t gpa;
+	nvmm_prot_t prot;
 	int ret;
 
-	nreads = 0;
-	errno = 0;
-	ret = x86_gva_to_gpa(r, fake_read, NULL, gva, &gpa, &prot);
+	ret = walk(r, gva, &gpa, &prot);
 	CHECK(ret == -1, "%s: gva %#" PRIx64 ": expected failure, got %d "
 	    "(gpa %#" PRIx64 " prot %#" PRIx64 ")", what, gva, ret, gpa,
 	    (uint64_t)prot);
@@ -216,9 +216,7 @@ expect_fail(const char *what, const struct x86_walk_regs *r, uint64_t gva,
 	    errno);
 	CHECK(gpa == SENTINEL_GPA && prot == SENTINEL_PROT,
 	    "%s: outputs written on failure", what);
-	if (want_reads >= 0)
-		CHECK(nreads == (unsigned)want_reads, "%s: expected %d table "
-		    "reads, got %u", what, want_reads, nreads);
+	check_reads(what, want_reads);
 }
 
 /* -------------------------------------------------------------------------
@@ -268,6 +266,20 @@ build_pae(uint64_t pdpt, uint64_t gva, int levels, const uint64_t e[3],
 	for (l = 0; l < levels; l++)
 		put64(t[l] + ((gva >> shift[l]) & (l == 0 ? 3 : 511)) * 8,
 		    l + 1 < levels ? (t[l + 1] | e[l]) : leaf);
+}
+
+/* build_pae on fresh RAM with the PDPT at offset off of a new page;
+   returns the PDPT's address. */
+static uint64_t
+fresh_pae(uint64_t off, uint64_t gva, int levels, const uint64_t e[3],
+    uint64_t leaf)
+{
+	uint64_t pdpt;
+
+	ram_reset();
+	pdpt = alloc_page() + off;
+	build_pae(pdpt, gva, levels, e, leaf);
+	return pdpt;
 }
 
 /* 32-bit: PD -> PT, or a 4 MiB leaf in the PD (levels 1). */
@@ -691,9 +703,7 @@ test_pae(void)
 	int l;
 
 	/* PDPT at a 32-byte aligned, non-page-aligned address. */
-	ram_reset();
-	pdpt = alloc_page() + 0x60;
-	build_pae(pdpt, gva, 3, f, 0x7654321000ULL | PWU);
+	pdpt = fresh_pae(0x60, gva, 3, f, 0x7654321000ULL | PWU);
 	r = regs_pae(pdpt);
 	expect_ok("pae 4k", &r, gva, 0x7654321ABCULL, ALL, 3);
 	expect_ok("pae 4k off0", &r, gva & ~0xFFFULL, 0x7654321000ULL, ALL, 3);
@@ -716,24 +726,18 @@ test_pae(void)
 	expect_fail("pae cr3 off by 32", &r, gva, 1);
 
 	/* Max frame; bits 62:52 ignored; NX. */
-	ram_reset();
-	pdpt = alloc_page();
-	build_pae(pdpt, gva, 3, f, 0xFFFFFFFFFFFFF000ULL | PWU);
+	pdpt = fresh_pae(0, gva, 3, f, 0xFFFFFFFFFFFFF000ULL | PWU);
 	r = regs_pae(pdpt);
 	expect_ok("pae max frame", &r, gva, 0x000FFFFFFFFFFABCULL,
 	    R_ | W_ | U_, 3);
 
 	/* PTE bit 7 (PAT) ignored. */
-	ram_reset();
-	pdpt = alloc_page();
-	build_pae(pdpt, gva, 3, f, 0x5000ULL | PWU | PS);
+	pdpt = fresh_pae(0, gva, 3, f, 0x5000ULL | PWU | PS);
 	r = regs_pae(pdpt);
 	expect_ok("pae PTE PAT", &r, gva, 0x5ABCULL, ALL, 3);
 
 	/* 2 MiB page, with or without CR4.PSE; PAT (bit 12) masked off. */
-	ram_reset();
-	pdpt = alloc_page();
-	build_pae(pdpt, gva, 2, f, 0x000FFFFFFFE00000ULL | 0x1000ULL |
+	pdpt = fresh_pae(0, gva, 2, f, 0x000FFFFFFFE00000ULL | 0x1000ULL |
 	    PWU | PS);
 	r = regs_pae(pdpt);
 	expect_ok("pae 2M", &r, gva, 0x000FFFFFFFE00000ULL | (gva & 0x1FFFFF),
@@ -746,32 +750,24 @@ test_pae(void)
 	{
 		uint64_t ff[3] = { 0, PWU, PWU };
 
-		ram_reset();
-		pdpt = alloc_page();
-		build_pae(pdpt, gva, 3, ff, 0x5000ULL | PWU);
+		pdpt = fresh_pae(0, gva, 3, ff, 0x5000ULL | PWU);
 		r = regs_pae(pdpt);
 		expect_fail("pae PDPTE not present", &r, gva, 1);
 
 		ff[0] = P | PS;
-		ram_reset();
-		pdpt = alloc_page();
-		build_pae(pdpt, gva, 3, ff, 0x5000ULL | PWU);
+		pdpt = fresh_pae(0, gva, 3, ff, 0x5000ULL | PWU);
 		r = regs_pae(pdpt);
 		expect_fail("pae PDPTE PS", &r, gva, 1);
 
 		ff[0] = P | NX;
-		ram_reset();
-		pdpt = alloc_page();
-		build_pae(pdpt, gva, 3, ff, 0x5000ULL | PWU);
+		pdpt = fresh_pae(0, gva, 3, ff, 0x5000ULL | PWU);
 		r = regs_pae(pdpt);
 		expect_ok("pae PDPTE NX", &r, gva, 0x5ABCULL, R_ | W_ | U_, 3);
 
 		/* Bits 1 and 2 are reserved in a PDPTE: neither clear nor set
 		 * changes anything. */
 		ff[0] = P | W | U;
-		ram_reset();
-		pdpt = alloc_page();
-		build_pae(pdpt, gva, 3, ff, 0x5000ULL | PWU);
+		pdpt = fresh_pae(0, gva, 3, ff, 0x5000ULL | PWU);
 		r = regs_pae(pdpt);
 		expect_ok("pae PDPTE W|U", &r, gva, 0x5ABCULL, ALL, 3);
 	}
@@ -789,18 +785,15 @@ test_pae(void)
 				ff[l] |= NX;
 			else
 				ff[l] &= ~bits[b];
-			ram_reset();
-			pdpt = alloc_page() + 0xFE0;	/* last 32 bytes */
-			build_pae(pdpt, gva, 3, ff, 0x5000ULL | ff[2]);
+			/* The PDPT in the last 32 bytes of its page. */
+			pdpt = fresh_pae(0xFE0, gva, 3, ff, 0x5000ULL | ff[2]);
 			r = regs_pae(pdpt);
 			snprintf(what, sizeof(what), "pae bit %#" PRIx64
 			    " level %d", bits[b], l + 1);
 			expect_ok(what, &r, gva, 0x5ABCULL, ALL & ~lost[b], 3);
 
 			if (l == 1) {
-				ram_reset();
-				pdpt = alloc_page();
-				build_pae(pdpt, gva, 2, ff,
+				pdpt = fresh_pae(0, gva, 2, ff,
 				    0x400000ULL | ff[1] | PS);
 				r = regs_pae(pdpt);
 				snprintf(what, sizeof(what), "pae 2M bit %#"
@@ -813,9 +806,7 @@ test_pae(void)
 			uint64_t ff[3] = { P, PWU, PWU };
 
 			ff[l] &= ~P;
-			ram_reset();
-			pdpt = alloc_page();
-			build_pae(pdpt, gva, 3, ff, 0x5000ULL | ff[2]);
+			pdpt = fresh_pae(0, gva, 3, ff, 0x5000ULL | ff[2]);
 			r = regs_pae(pdpt);
 			snprintf(what, sizeof(what), "pae P clear level %d",
 			    l + 1);
@@ -842,9 +833,7 @@ test_pae(void)
 	}
 
 	/* Highest 32-bit address. */
-	ram_reset();
-	pdpt = alloc_page();
-	build_pae(pdpt, 0xFFFFFFFFULL, 3, f, 0x1000ULL | PWU);
+	pdpt = fresh_pae(0, 0xFFFFFFFFULL, 3, f, 0x1000ULL | PWU);
 	r = regs_pae(pdpt);
 	expect_ok("pae 4G-1", &r, 0xFFFFFFFFULL, 0x1FFFULL, ALL, 3);
 	expect_ok("pae 2^64-1", &r, 0xFFFFFFFFFFFFFFFFULL, 0x1FFFULL, ALL, 3);
@@ -1017,11 +1006,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 static uint64_t
 rnd(void)
 {
-	/* xorshift64* */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
+	return vmt_rnd(&rng_state);
 }
 
 /* An address that is usually a RAM page, sometimes near it, sometimes wild. */
@@ -1076,13 +1061,6 @@ rnd_gva(void)
 	}
 }
 
-/* Reports an inconsistent fuzz result; only the first few are printed. */
-#define FUZZ_BAD(...) do {						\
-	bad++;								\
-	if (bad <= 20)							\
-		CHECK(0, __VA_ARGS__);					\
-} while (0)
-
 static void
 test_fuzz(void)
 {
@@ -1121,49 +1099,45 @@ test_fuzz(void)
 			else
 				mode = (r.efer & EFER_LMA) ? 3 : 2;
 
-			nreads = 0;
-			gpa = SENTINEL_GPA;
-			prot = SENTINEL_PROT;
-			errno = 0;
-			ret = x86_gva_to_gpa(&r, fake_read, NULL, gva, &gpa,
-			    &prot);
+			ret = walk(&r, gva, &gpa, &prot);
 			if (nreads > 4)
-				FUZZ_BAD("fuzz: %u reads", nreads);
+				CHECK_FUZZ_BAD(bad, "fuzz: %u reads", nreads);
 			if (ret != 0) {
 				nfail++;
 				if (ret != -1 || errno != EFAULT ||
 				    gpa != SENTINEL_GPA ||
 				    prot != SENTINEL_PROT)
-					FUZZ_BAD("fuzz: failure ret %d errno "
-					    "%d", ret, errno);
+					CHECK_FUZZ_BAD(bad, "fuzz: failure "
+					    "ret %d errno %d", ret, errno);
 				continue;
 			}
 			nok++;
 			nok_mode[mode]++;
 			if ((gpa & 0xFFF) != (gva & 0xFFF) ||
 			    (prot & ~(nvmm_prot_t)ALL) != 0 || !(prot & R_))
-				FUZZ_BAD("fuzz: gva %#" PRIx64 " -> gpa %#"
-				    PRIx64 " prot %#" PRIx64, gva, gpa,
-				    (uint64_t)prot);
+				CHECK_FUZZ_BAD(bad, "fuzz: gva %#" PRIx64
+				    " -> gpa %#" PRIx64 " prot %#" PRIx64, gva,
+				    gpa, (uint64_t)prot);
 			if (mode == 0 && (gpa != gva || prot != ALL))
-				FUZZ_BAD("fuzz: nopaging gva %#" PRIx64
-				    " -> %#" PRIx64, gva, gpa);
+				CHECK_FUZZ_BAD(bad, "fuzz: nopaging gva %#"
+				    PRIx64 " -> %#" PRIx64, gva, gpa);
 			if (mode != 0 && gpa >= (1ULL << 52))
-				FUZZ_BAD("fuzz: gpa %#" PRIx64 " beyond 52 "
-				    "bits", gpa);
+				CHECK_FUZZ_BAD(bad, "fuzz: gpa %#" PRIx64
+				    " beyond 52 bits", gpa);
 			if (mode == 1 && (gpa > 0xFFFFFFFFULL ||
 			    (prot & X_) == 0))
-				FUZZ_BAD("fuzz: 32-bit gpa %#" PRIx64
+				CHECK_FUZZ_BAD(bad, "fuzz: 32-bit gpa %#" PRIx64
 				    " prot %#" PRIx64, gpa, (uint64_t)prot);
 			if (mode == 1 && !(r.cr4 & CR4_PSE) && nreads != 2)
-				FUZZ_BAD("fuzz: 32-bit without PSE, %u reads",
-				    nreads);
+				CHECK_FUZZ_BAD(bad, "fuzz: 32-bit without "
+				    "PSE, %u reads", nreads);
 			if (mode == 3 && (gva >> 47) != 0 &&
 			    (gva >> 47) != 0x1FFFF)
-				FUZZ_BAD("fuzz: noncanonical %#" PRIx64
+				CHECK_FUZZ_BAD(bad, "fuzz: noncanonical %#" PRIx64
 				    " accepted", gva);
 			if (mode == 1 && (r.efer & EFER_LMA))
-				FUZZ_BAD("fuzz: LMA without PAE accepted");
+				CHECK_FUZZ_BAD(bad, "fuzz: LMA without PAE "
+				    "accepted");
 		}
 	}
 	CHECK(nbadreads == 0, "fuzz: %u reads with a bad size or alignment",
@@ -1205,6 +1179,5 @@ main(void)
 	test_fuzz();
 
 	free(ram);
-	printf("t_walk: %u checks, %u failed\n", nchecks, nfailed);
-	return nfailed ? 1 : 0;
+	return vmt_done("t_walk");
 }

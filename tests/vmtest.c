@@ -212,3 +212,12 @@ vmt_done(const char *name)
 	printf("%s: %d checks, %d failed\n", name, vmt_checks, vmt_failures);
 	return vmt_failures == 0 ? 0 : 1;
 }
+
+uint64_t
+vmt_rnd(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * 0x2545F4914F6CDD1DULL;
+}

@@ -67,6 +67,13 @@ extern int vmt_checks;
 	    strerror(_e));						\
 } while (0)
 
+/* One more inconsistent result of a fuzz loop, counted in bad: only the
+   first 20 become failed checks, so that a broken run stays readable. */
+#define CHECK_FUZZ_BAD(bad, ...) do {					\
+	if (++(bad) <= 20)						\
+		CHECK(0, __VA_ARGS__);					\
+} while (0)
+
 /* nvmm_init(), or exit 77 with the reason when there is no usable KVM. */
 void vmt_init_or_skip(void);
 
@@ -93,5 +100,9 @@ void vmt_set_gpr(struct vmt *, int gpr, uint64_t val);
 
 /* Final line and exit status of a test. */
 int vmt_done(const char *name);
+
+/* xorshift64*: the next number of a reproducible sequence (fuzz loops);
+   *state is the test's seed at first and must not be 0. */
+uint64_t vmt_rnd(uint64_t *state);
 
 #endif
