@@ -160,6 +160,17 @@ static __thread pid_t kvm_tls_tid
 
 static int kvm_complete(struct kvm_vcpu_be *);
 
+/*
+ * kvm_run->immediate_exit is written by the VCPU thread, by other threads
+ * (stop, inject) and by the kick signal handler: always atomically, in
+ * one total order with the stop and event flags (see kvm_vcpu_run).
+ */
+static inline void
+set_immediate_exit(struct kvm_vcpu_be *kv, int v)
+{
+	__atomic_store_n(&kv->run->immediate_exit, (uint8_t)v, __ATOMIC_SEQ_CST);
+}
+
 static inline struct kvm_vcpu_be *
 kvcpu(struct nvmm_vcpu_priv *v)
 {
@@ -199,7 +210,7 @@ kvm_kick_handler(int sig)
 	(void)sig;
 	/* KVM_RUN, or the entry to it, returns EINTR: nothing else to do. */
 	if (kv != NULL)
-		kv->run->immediate_exit = 1;
+		set_immediate_exit(kv, 1);
 }
 
 static uint32_t
@@ -1236,7 +1247,7 @@ vcpu_revive(struct kvm_vcpu_be *kv)
 	ev->flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
 	kv->run->kvm_dirty_regs = KVM_SYNC_X86_EVENTS;
 	kv->run->request_interrupt_window = 0;
-	kv->run->immediate_exit = 0;
+	set_immediate_exit(kv, 0);
 	kv->run->cr8 = 0;
 }
 
@@ -1337,7 +1348,7 @@ kvm_vcpu_kick(struct nvmm_vcpu_priv *v)
 	/* The caller's flag store comes before this load (seq_cst). */
 	if (!atomic_load(&kv->running))
 		return;
-	kv->run->immediate_exit = 1;
+	set_immediate_exit(kv, 1);
 	/* tgkill, not pthread_kill: harmless if the thread is gone. */
 	tid = atomic_load(&kv->runner);
 	if (tid != kvm_tls_tid)
@@ -1357,7 +1368,7 @@ run_enter(struct kvm_vcpu_be *kv)
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 		kvm_tls_tid = (pid_t)syscall(SYS_gettid);
 	}
-	kv->run->immediate_exit = 0;
+	set_immediate_exit(kv, 0);
 	atomic_store(&kv->runner, kvm_tls_tid);
 	kvm_tls_vcpu = kv;
 	atomic_store(&kv->running, 1);
@@ -1368,7 +1379,7 @@ run_leave(struct kvm_vcpu_be *kv)
 {
 	atomic_store(&kv->running, 0);
 	kvm_tls_vcpu = NULL;
-	kv->run->immediate_exit = 0;
+	set_immediate_exit(kv, 0);
 }
 
 /*
@@ -1398,9 +1409,9 @@ kvm_complete(struct kvm_vcpu_be *kv)
 {
 	int ret;
 
-	kv->run->immediate_exit = 1;
+	set_immediate_exit(kv, 1);
 	ret = kvm_run_once(kv);
-	kv->run->immediate_exit = 0;
+	set_immediate_exit(kv, 0);
 	kv->compl = COMPL_NONE;
 	return ret;
 }
@@ -1501,11 +1512,23 @@ exitstate_fill(struct kvm_vcpu_be *kv)
 	struct nvmm_x86_exit *x = &kv->common.exit;
 	const struct kvm_sync_regs *s = &kv->run->s.regs;
 
-	x->exitstate.rflags = s->regs.rflags;
-	x->exitstate.cr8 = kv->run->cr8;
-	x->exitstate.int_shadow = s->events.interrupt.shadow != 0;
-	x->exitstate.int_window_exiting = kv->int_window;
-	x->exitstate.nmi_window_exiting = kv->nmi_window;
+	const struct nvmm_x64_state *st = &kv->common.state;
+
+	/* What the client set and KVM has not seen yet wins (a run that
+	   returns before entering the guest, e.g. an early STOPPED). */
+	x->exitstate.rflags = (kv->dirty & NVMM_X64_STATE_GPRS) ?
+	    st->gprs[NVMM_X64_GPR_RFLAGS] : s->regs.rflags;
+	x->exitstate.cr8 = (kv->dirty & NVMM_X64_STATE_CRS) ?
+	    (st->crs[NVMM_X64_CR_CR8] & 0xf) : kv->run->cr8;
+	if (kv->dirty & NVMM_X64_STATE_INTR) {
+		x->exitstate.int_shadow = st->intr.int_shadow;
+		x->exitstate.int_window_exiting = st->intr.int_window_exiting;
+		x->exitstate.nmi_window_exiting = st->intr.nmi_window_exiting;
+	} else {
+		x->exitstate.int_shadow = s->events.interrupt.shadow != 0;
+		x->exitstate.int_window_exiting = kv->int_window;
+		x->exitstate.nmi_window_exiting = kv->nmi_window;
+	}
 	x->exitstate.evt_pending = events_pending(&s->events);
 }
 
@@ -1981,7 +2004,7 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 		 * that came after that load has set immediate_exit again (or
 		 * will kick the thread), so KVM_RUN cannot miss it.
 		 */
-		__atomic_store_n(&kv->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		set_immediate_exit(kv, 0);
 		if (atomic_load((_Atomic int *)(void *)&v->stop)) {
 			x->reason = NVMM_VCPU_EXIT_STOPPED;
 			goto stopped;
