@@ -312,6 +312,321 @@ def cli_halt_body(ram):
     return puts("dead end\n") + b"\xfa\xf4" + puts("after hlt\n")
 
 
+def note(name, ntype, desc):
+    """One ELF note: namesz, descsz, type, name and desc padded to 4."""
+    n = name.encode() + b"\0"
+    pad = lambda b: b + bytes(-len(b) % 4)
+    return struct.pack("<III", len(n), len(desc), ntype) + pad(n) + pad(desc)
+
+
+def smp_guest():
+    """Several VCPUs (toyvirt -c N): a "toyvirt" note (type 1) gives the AP
+    entry; toyvirt starts every VCPU with EBX = its index, ESI = N.  Each
+    prints one line "cpu ID idx I lapic Y|N A|B": its CPUID APIC id (three
+    digits), its index (one digit: N <= 10), 'Y' if the LAPIC ID register
+    agrees with CPUID, 'B' if APICBASE has the BSP flag (else 'A').  Then
+    it counts itself in with a locked increment; the APs park (cli; hlt),
+    the first VCPU waits until all N have counted, prints "all up" and
+    triple-faults.  A foreign note comes first: it must be skipped."""
+    counter = BASE + 0x800
+    common = b"".join([
+        b"\x89\xf7",                            # mov edi, esi (N)
+        b"\x89\xdc",                            # mov esp, ebx (index)
+        b"\xb8\x01\x00\x00\x00\x0f\xa2",        # mov eax, 1; cpuid
+        b"\xc1\xeb\x18\x89\xdd",                # shr ebx, 24; mov ebp, ebx
+        puts("cpu "),
+        b"\x89\xe8\x31\xd2\xb9\x64\x00\x00\x00\xf7\xf1",  # eax=id; div 100
+        b"\x04\x30" + out_imm(CONSOLE),          # hundreds
+        b"\x89\xd0\xb1\x0a\xf6\xf1\x88\xe2",    # ax=rest; div cl; dl=ah
+        b"\x04\x30" + out_imm(CONSOLE),          # tens
+        b"\x88\xd0\x04\x30" + out_imm(CONSOLE),  # ones
+        puts(" idx "),
+        b"\x89\xe0\x04\x30" + out_imm(CONSOLE),  # mov eax, esp; index
+        puts(" lapic "),
+        load_eax(0xfee00020), b"\xc1\xe8\x18",   # LAPIC ID >> 24
+        b"\x39\xe8\xb0\x4e\x75\x02\xb0\x59" + out_imm(CONSOLE),
+        putc(" "),
+        mov_ecx(0x1b), RDMSR,                     # APICBASE
+        b"\xf6\xc4\x01\xb0\x41\x74\x02\xb0\x42" + out_imm(CONSOLE),
+        putc("\n"),
+        b"\xf0\xff\x05" + u32(counter),           # lock inc [counter]
+        b"\x85\xe4",                            # test esp, esp
+    ])
+    ap_park = b"\xfa\xf4\xeb\xfd"                # cli; hlt; jmp back
+    spin = load_eax(counter) + b"\x39\xf8"      # mov eax,[ctr]; cmp eax,edi
+    spin += b"\x74\x04\xf3\x90\xeb" + bytes([(-(len(spin) + 6)) & 0xff])
+    tail_len = len(spin) + len(puts("all up\n")) + 9
+    bsp = spin + puts("all up\n")
+    # jnz ap_park: skips the BSP part (spin, message, triple fault, idtr).
+    code = b"\x90\x90" + common + b"\x75" + bytes([tail_len + 6]) + bsp
+    idtr = BASE + len(code) + 9
+    code += triple_fault(idtr) + EMPTY_IDTR + ap_park
+    assert len(code) < 0x800
+    ap_entry = BASE + 2
+    notes = note("GNU", 3, bytes(8)) + note("toyvirt", 1, u32(ap_entry))
+    img = bytearray(0x1000)
+    img[0:len(code)] = code
+    phdrs = [
+        phdr(PT_LOAD, CODE_OFF, BASE, len(img), len(img)),
+        phdr(PT_NOTE, 0x800, 0, len(notes), 0, flags=4, align=4),
+    ]
+    return elf(BASE, phdrs, [(0x800, notes), (CODE_OFF, bytes(img))])
+
+
+# ---------------------------------------------------------------------------
+# Hostile guests (tests/t_toyvirt_hostile.sh): each misbehaves in one way.
+
+
+def mov_eax(x):              # mov eax, imm32
+    return b"\xb8" + u32(x)
+
+
+def mov_ebx(x):              # mov ebx, imm32
+    return b"\xbb" + u32(x)
+
+
+def mov_edi(x):              # mov edi, imm32
+    return b"\xbf" + u32(x)
+
+
+def mov_dx(x):               # mov dx, imm16
+    return b"\x66\xba" + struct.pack("<H", x)
+
+
+def cmp_eax(v):              # cmp eax, imm32
+    return b"\x3d" + u32(v)
+
+
+def yes_no_eq():
+    """After a cmp: print 'Y' if equal, else 'N'."""
+    return bytes([0xb0, ord("N"), 0x75, 0x02, 0xb0, ord("Y")]) + \
+        out_imm(CONSOLE)
+
+
+def jmp_abs(addr):           # mov eax, addr; jmp eax
+    return mov_eax(addr) + b"\xff\xe0"
+
+
+CLI_SPIN = b"\xfa\xeb\xfe"
+STI_SPIN = b"\xfb\xeb\xfe"
+REP_INSB = b"\xfc\xf3\x6c"   # cld; rep insb
+MOV_CR3_EAX = b"\x0f\x22\xd8"
+MOV_EAX_CR0 = b"\x0f\x20\xc0"
+MOV_CR0_EAX = b"\x0f\x22\xc0"
+MOV_EAX_CR4 = b"\x0f\x20\xe0"
+MOV_CR4_EAX = b"\x0f\x22\xe0"
+
+
+def or_eax(v):               # or eax, imm32
+    return b"\x0d" + u32(v)
+
+
+def plain_guest(code):
+    """One PT_LOAD at BASE; returns the image and the end of its extra
+    RAM (the first byte past guest RAM)."""
+    ram_end = ((BASE + len(code) + 0xfff) & ~0xfff) + 512 * 1024
+    return elf(BASE, [phdr(PT_LOAD, CODE_OFF, BASE, len(code), len(code))],
+               [(CODE_OFF, code)]), ram_end
+
+
+def hostile_idt_guest(body, handlers, other):
+    """Like idt_guest, with the handlers given: {vector: code}; other is
+    the code for every other vector.  body(ram) is the main code."""
+    gdt = bytes(8) + bytes.fromhex("ffff0000009acf00") + \
+        bytes.fromhex("ffff00000092cf00")
+    gdtr_a, idtr_a, gdt_a, empty_a, idt_a = (
+        BASE + 0x800, BASE + 0x808, BASE + 0x840, BASE + 0xc00,
+        BASE + 0x1000)
+    seg_size = 0x2000
+    ram = BASE + seg_size
+    ram_top = ram + 512 * 1024
+    entry = lgdt(gdtr_a) + lidt(idtr_a) + mov_esp(ram_top) + body(ram)
+    entry += triple_fault(empty_a)
+    assert len(entry) <= 0x600
+    img = bytearray(seg_size)
+    img[0:len(entry)] = entry
+    addr = {}
+    slot = 0x600
+    for v, code in sorted(handlers.items()) + [(-1, other(empty_a))]:
+        assert len(code) <= 0x80 and slot < 0x800
+        img[slot:slot + len(code)] = code
+        addr[v] = BASE + slot
+        slot += 0x80
+    gates = b""
+    for v in range(256):
+        h = addr.get(v, addr[-1])
+        gates += struct.pack("<HHBBH", h & 0xffff, 0x08, 0, 0x8e, h >> 16)
+    img[0x800:0x806] = struct.pack("<HI", len(gdt) - 1, gdt_a)
+    img[0x808:0x80e] = struct.pack("<HI", len(gates) - 1, idt_a)
+    img[0x840:0x840 + len(gdt)] = gdt
+    img[0xc00:0xc06] = EMPTY_IDTR
+    img[0x1000:0x1000 + len(gates)] = gates
+    return elf(BASE, [phdr(PT_LOAD, CODE_OFF, BASE, seg_size, seg_size)],
+               [(CODE_OFF, bytes(img))])
+
+
+def exc_handler(empty_idtr):
+    return puts("EXC\n") + triple_fault(empty_idtr)
+
+
+def forever_guest():
+    """Never ends: each injected event prints one line ("G", "N", "I")
+    and goes back to the loop with interrupts on, resetting the stack.
+    No IRET: KVM's instruction emulator (which runs guest CPL0 code on
+    kvm_pvm hosts) has no 32-bit protected-mode IRET; so after the first
+    NMI, NMIs stay blocked (toyvirt keeps the next one parked)."""
+    pre = lgdt(0) + lidt(0) + mov_esp(0)
+    msg = puts("forever\n")
+    spin = BASE + len(pre) + len(msg) + 1          # the jmp $ after sti
+    top = BASE + 0x2000 + 512 * 1024
+
+    def back(name):
+        return puts(name + "\n") + mov_esp(top) + b"\xfb" + jmp_abs(spin)
+    handlers = {13: back("G"), 2: back("N"), 200: back("I")}
+    return hostile_idt_guest(lambda ram: msg + STI_SPIN, handlers,
+                             exc_handler)
+
+
+def fld1_guest():
+    """x87 at CPL0: prints "fpu", runs fld1; fstp st0, prints "fpu ok"."""
+    code = puts("fpu\n") + b"\xd9\xe8\xdd\xd8" + puts("fpu ok\n")
+    idtr = BASE + len(code) + 9
+    code += triple_fault(idtr) + EMPTY_IDTR
+    return plain_guest(code)[0]
+
+
+def console_flood_guest(kib=128, newline=True):
+    """kib KiB through the console port with rep outsb, in 64-byte lines
+    (or one endless line), then "flood done" and a loop with interrupts
+    off that only an injected event ends."""
+    line = (b"0123456789abcdef" * 4)[:63] + (b"\n" if newline else b"x")
+    msg_a = BASE + 0x100
+    loop = mov_esi(msg_a) + mov_ecx(64) + mov_dx(CONSOLE) + REP_OUTSB + \
+        b"\x4b"                                         # dec ebx
+    loop += b"\x75" + bytes([(-(len(loop) + 2)) & 0xff])  # jnz loop
+    code = mov_ebx(kib * 16) + loop + putc("\n") + puts("flood done\n") + \
+        CLI_SPIN
+    assert len(code) <= 0x100
+    code = code.ljust(0x100, b"\x90") + line
+    return plain_guest(code)[0]
+
+
+def port_flood_guest():
+    """50000 OUTs to port 0x80, then one OUT to every port but the
+    console's, then "ports done" and a triple fault."""
+    each = b"\x31\xd2"                                  # xor edx, edx
+    body = b"\x66\x83\xfa" + bytes([CONSOLE]) + b"\x74\x01" + OUT_DX_AL
+    body += b"\x42\x81\xfa" + u32(0x10000)              # inc edx; cmp
+    body += b"\x75" + bytes([(-(len(body) + 2)) & 0xff])  # jne
+    code = mov_ecx(50000) + out_imm(0x80) + b"\xe2\xfc" + each + body + \
+        puts("ports done\n")
+    idtr = BASE + len(code) + 9
+    code += triple_fault(idtr) + EMPTY_IDTR
+    return plain_guest(code)[0]
+
+
+def long_mode_on(pml4):
+    """CR3 = pml4, CR4.PAE, EFER.LME, CR0.PG: IA-32e mode, still running
+    32-bit code (compatibility mode; exceptions would need a 64-bit IDT,
+    so none may happen).  kvm_pvm hosts only do 4-level paging."""
+    return mov_eax(pml4) + MOV_CR3_EAX + MOV_EAX_CR4 + or_eax(0x20) + \
+        MOV_CR4_EAX + mov_ecx(0xc0000080) + RDMSR + or_eax(0x100) + \
+        b"\x0f\x30" + MOV_EAX_CR0 + or_eax(0x80000000) + MOV_CR0_EAX
+
+
+def mmio_guest():
+    """4-level paging maps linear 2 MiB + 4 KiB * i to unbacked GPAs: the
+    top of a 48-bit physical space, 128 GiB, the page below the LAPIC, the
+    LAPIC, the last page of RAM and an unbacked page after it.  Reads
+    across page edges (MMIO/MMIO, MMIO/LAPIC, RAM/MMIO) and one write;
+    each read is checked ('Y': all ones where nothing is).  Prints "mmio
+    done", then triple-faults.  On a CPU with fewer than 48 physical
+    address bits it prints "phys<48" and skips the accesses.  (32-bit PAE
+    paging would do, but kvm_pvm hosts refuse it: #GP at CR0.PG.)"""
+    ram = ((BASE + 0x1000 + 0xfff) & ~0xfff)
+    pml4, pdpt, pd, pt = ram, ram + 0x1000, ram + 0x2000, ram + 0x3000
+    ram_last = ram + 512 * 1024 - 0x1000
+    pages = [0xfffffffff000, 0x2000000000, 0xfedff000, 0xfee00000,
+             ram_last, 0x7fff0000]
+
+    def store64(a, v):
+        return store_dword(a, v & 0xffffffff) + store_dword(a + 4, v >> 32)
+    c = mov_esp(ram + 512 * 1024)
+    c += store64(pml4, pdpt | 3) + store64(pdpt, pd | 3)
+    c += store64(pd, 0x83)                        # 0-2 MiB, 2 MiB page
+    c += store64(pd + 8, pt | 3)
+    for i, p in enumerate(pages):
+        c += store64(pt + 8 * i, p | 3)
+    c += long_mode_on(pml4)
+    v = 0x200000
+    acc = load_eax(v) + cmp_eax(0xffffffff) + yes_no_eq()
+    acc += load_eax(v + 0xffe) + cmp_eax(0xffffffff) + yes_no_eq()
+    acc += store_dword(v + 0x1010, 0x12345678)
+    acc += load_eax(v + 0x2ffe) + cmp_eax(0x0000ffff) + yes_no_eq()
+    acc += load_eax(v + 0x4ffe) + cmp_eax(0xffff0000) + yes_no_eq()
+    acc += putc("\n")
+    small = puts("phys<48\n")
+    # mov eax, 0x80000008; cpuid; cmp al, 48; jb small; acc; jmp over
+    c += mov_eax(0x80000008) + b"\x0f\xa2" + b"\x3c\x30"
+    c += b"\x0f\x82" + u32(len(acc) + 5)            # jb rel32
+    c += acc + b"\xe9" + u32(len(small)) + small     # jmp rel32
+    c += puts("mmio done\n")
+    code = c + triple_fault(BASE + len(c) + 9) + EMPTY_IDTR
+    assert len(code) <= 0x1000      # the extra RAM starts at ram
+    return plain_guest(code)[0]
+
+
+def rep_ins_guest():
+    """rep insb, ECX = 2^32 - 1, from unknown port 0x80 to the last 16
+    bytes of RAM and on into unbacked memory: it never ends."""
+    code = puts("rep insb\n") + mov_ecx(0xffffffff) + mov_dx(0x80)
+    code += mov_edi(0) + REP_INSB + puts("not reached\n") + CLI_SPIN
+    _, ram_end = plain_guest(code)
+    code = code.replace(mov_edi(0), mov_edi(ram_end - 16))
+    return plain_guest(code)[0]
+
+
+def rep_outs_guest():
+    """rep outsb, ECX = 2^32 - 1, to the console from the last 16 bytes
+    of RAM and on from unbacked memory (all ones): it never ends."""
+    code = puts("rep outsb\n") + mov_ecx(0xffffffff) + mov_dx(CONSOLE)
+    code += mov_esi(0) + b"\xfc" + REP_OUTSB + puts("not reached\n")
+    code += CLI_SPIN
+    _, ram_end = plain_guest(code)
+    code = code.replace(mov_esi(0), mov_esi(ram_end - 16))
+    return plain_guest(code)[0]
+
+
+def bad_cr3_guest():
+    """Turns 4-level paging on with its tables in unbacked memory."""
+    code = puts("paging\n") + long_mode_on(0x80000000) + puts("paged\n")
+    idtr = BASE + len(code) + 9
+    code += triple_fault(idtr) + EMPTY_IDTR
+    return plain_guest(code)[0]
+
+
+def wild_to_guest(target):
+    """Prints "jumping" and jumps to target (not RAM)."""
+    code = puts("jumping\n") + jmp_abs(target)
+    return plain_guest(code)[0]
+
+
+def hostile_guests():
+    return {
+        "h_forever": forever_guest(),
+        "h_fld1": fld1_guest(),
+        "h_flood_lines": console_flood_guest(),
+        "h_flood_oneline": console_flood_guest(newline=False),
+        "h_ports": port_flood_guest(),
+        "h_mmio": mmio_guest(),
+        "h_rep_ins": rep_ins_guest(),
+        "h_rep_outs": rep_outs_guest(),
+        "h_bad_cr3": bad_cr3_guest(),
+        "h_wild_lapic": wild_to_guest(0xfee00000),
+        "h_wild_top": wild_to_guest(0xfffff000),
+    }
+
+
 # ---------------------------------------------------------------------------
 # Bad images: each is a good one with one thing broken.
 
@@ -428,6 +743,25 @@ def bad_cases():
     c.append(("unknown_type", elf(BASE, one + [phdr(0x60000000)], blobs),
               "program header 1: unsupported program header type "
               "0x60000000"))
+    # The "toyvirt" AP-entry note (added with toyvirt -c).
+    notes_at = 0x800
+
+    def with_note(desc, ntype=1, filesz=None, offset=notes_at):
+        n = note("toyvirt", ntype, desc)
+        ph = phdr(PT_NOTE, offset, 0, len(n) if filesz is None else filesz,
+                  0, flags=4, align=4)
+        return elf(BASE, one + [ph], blobs + [(notes_at, n)])
+    c.append(("note_bad_desc", with_note(b"\x00\x10"),
+              "toyvirt AP-entry note at file offset 0x800: descriptor size 2 "
+              "(need 4 or 8) (program header 1 at file offset 0x78)"))
+    c.append(("note_ap_outside", with_note(u32(0x200000)),
+              "the toyvirt note's AP entry point 0x200000 is not inside any "
+              "loaded segment"))
+    c.append(("note_ap_above_4g", with_note(struct.pack("<Q", 1 << 32)),
+              "the toyvirt note's AP entry point 0x100000000"))
+    c.append(("note_past_eof", with_note(u32(BASE), offset=0x100000),
+              "program header 1: PT_NOTE data [0x100000, +0x18) lies outside "
+              "the file"))
     return c
 
 
@@ -445,7 +779,9 @@ def main():
         "events": idt_guest(spin_body, events=True),
         "wild": wild_guest(),
         "flood": flood_guest(),
+        "smp": smp_guest(),
     }
+    good.update(hostile_guests())
     for name, img in good.items():
         with open(os.path.join(out, name + ".elf"), "wb") as f:
             f.write(img)

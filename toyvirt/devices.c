@@ -32,10 +32,23 @@ static bool con_line_start = true;	/* console is at the start of a line */
 static char con_cur[LINE_KEEP], con_last[LINE_KEEP];
 static size_t con_curlen;
 
+/* Several VCPUs: a line being collected per VCPU (under out_lock). */
+static unsigned con_nvcpus = 1;
+static struct {
+	uint8_t buf[LINE_KEEP];
+	size_t len;
+} con_vcpu[TOYVIRT_MAX_VCPUS];
+
 void
 out_init(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+void
+console_set_vcpus(unsigned nvcpus)
+{
+	con_nvcpus = nvcpus;
 }
 
 void
@@ -94,8 +107,36 @@ console_byte(uint8_t c)
 	}
 }
 
+/* One VCPU's byte when several run (out_lock held). */
+static void
+console_vcpu_byte(unsigned idx, uint8_t c)
+{
+	size_t i;
+
+	con_vcpu[idx].buf[con_vcpu[idx].len++] = c;
+	if (c != '\n' && con_vcpu[idx].len < LINE_KEEP)
+		return;
+	for (i = 0; i < con_vcpu[idx].len; i++)
+		console_byte(con_vcpu[idx].buf[i]);
+	if (c != '\n')
+		console_byte('\n');
+	con_vcpu[idx].len = 0;
+}
+
+void
+console_flush(void)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&out_lock);
+	for (i = 0; i < con_nvcpus && i < TOYVIRT_MAX_VCPUS; i++)
+		if (con_vcpu[i].len > 0)
+			console_vcpu_byte(i, '\n');
+	pthread_mutex_unlock(&out_lock);
+}
+
 /* ------------------------------------------------------------------------
- * Flood guard (used on the VCPU thread only).
+ * Flood guard (shared by the VCPU threads, under flood_lock).
  * ------------------------------------------------------------------------ */
 
 enum { F_PORT, F_MMIO, F_LAPIC, F_MSR_RD, F_MSR_WR, F_CONSOLE_IN };
@@ -110,6 +151,7 @@ static struct {
 	unsigned count;
 } flood[FLOOD_KEYS];
 static unsigned flood_used, flood_others;
+static pthread_mutex_t flood_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
  * Returns false when the report must be suppressed; otherwise *note is set
@@ -151,8 +193,12 @@ report(int kind, uint64_t key, const char *fmt, ...)
 	const char *note = NULL;
 	char buf[160];
 	va_list ap;
+	bool ok;
 
-	if (!flood_ok(kind, key, &note))
+	pthread_mutex_lock(&flood_lock);
+	ok = flood_ok(kind, key, &note);
+	pthread_mutex_unlock(&flood_lock);
+	if (!ok)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -170,9 +216,15 @@ dev_io(struct nvmm_io *io)
 	size_t i;
 
 	if (io->port == CONSOLE_PORT && !io->in) {
+		unsigned idx = io->vcpu->cpuid - TOYVIRT_VCPU_ID;
+
 		pthread_mutex_lock(&out_lock);
-		for (i = 0; i < io->size; i++)
-			console_byte(io->data[i]);
+		for (i = 0; i < io->size; i++) {
+			if (con_nvcpus > 1 && idx < TOYVIRT_MAX_VCPUS)
+				console_vcpu_byte(idx, io->data[i]);
+			else
+				console_byte(io->data[i]);
+		}
 		pthread_mutex_unlock(&out_lock);
 		return;
 	}
@@ -189,12 +241,12 @@ dev_io(struct nvmm_io *io)
  * MMIO: the LAPIC page, answering the ID register.
  * ------------------------------------------------------------------------ */
 
-/* The 32-bit LAPIC register at a 4-byte aligned offset. */
+/* The 32-bit LAPIC register at a 4-byte aligned offset, as VCPU cpu sees it. */
 static uint32_t
-lapic_reg(uint64_t off)
+lapic_reg(nvmm_cpuid_t cpu, uint64_t off)
 {
 	if (off == LAPIC_ID_REG)
-		return (uint32_t)TOYVIRT_VCPU_ID << 24;
+		return (uint32_t)cpu << 24;
 	return 0;
 }
 
@@ -214,7 +266,8 @@ dev_mem(struct nvmm_mem *mem)
 			lapic = true;
 			off = a - GUEST_LAPIC_GPA;
 			if (!mem->write)
-				mem->data[i] = (uint8_t)(lapic_reg(off & ~3ULL)
+				mem->data[i] = (uint8_t)(lapic_reg(
+				    mem->vcpu->cpuid, off & ~3ULL)
 				    >> (8 * (off & 3)));
 		} else {
 			other = true;
@@ -264,17 +317,20 @@ int
 dev_msr(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu)
 {
 	const struct nvmm_x86_exit *ex = vcpu->exit;
+	uint64_t apicbase = APICBASE_VALUE;
 
+	if (vcpu->cpuid != TOYVIRT_VCPU_ID)
+		apicbase &= ~APICBASE_BSP;
 	if (ex->reason == NVMM_VCPU_EXIT_RDMSR) {
 		if (ex->u.rdmsr.msr == MSR_APICBASE)
-			return msr_complete(mach, vcpu, true, APICBASE_VALUE,
+			return msr_complete(mach, vcpu, true, apicbase,
 			    ex->u.rdmsr.npc);
 		report(F_MSR_RD, ex->u.rdmsr.msr, "[!] Unknown MSR 0x%" PRIx32
 		    " read: #GP", ex->u.rdmsr.msr);
 	} else {
 		if (ex->u.wrmsr.msr == MSR_APICBASE) {
 			/* Accepted and ignored: the LAPIC does not move. */
-			if (ex->u.wrmsr.val != APICBASE_VALUE)
+			if (ex->u.wrmsr.val != apicbase)
 				report(F_MSR_WR, MSR_APICBASE, "[!] APICBASE "
 				    "write 0x%" PRIx64 " ignored",
 				    ex->u.wrmsr.val);
@@ -286,7 +342,7 @@ dev_msr(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu)
 		    ex->u.wrmsr.val);
 	}
 	/* #GP(0) on the instruction itself: RIP stays where it is. */
-	if (inject_exception(13, 0) == -1) {
+	if (inject_exception(vcpu, 13, 0) == -1) {
 		warn("nvmm_vcpu_inject");
 		return -1;
 	}

@@ -29,9 +29,14 @@
  *   aligned: the mapping is rounded out to whole pages and the data is
  *   placed byte-exact; the rest of those pages is zero.  Two segments may
  *   share a page.  A PT_LOAD with p_memsz 0 loads nothing and is skipped.
- * - Tolerated and ignored: PT_NULL, PT_NOTE, PT_PHDR and the GNU hint
- *   headers (GNU_EH_FRAME, GNU_STACK, GNU_RELRO, GNU_PROPERTY, GNU_SFRAME);
- *   they describe data inside the loaded segments or linker hints.
+ * - Tolerated and ignored: PT_NULL, PT_PHDR and the GNU hint headers
+ *   (GNU_EH_FRAME, GNU_STACK, GNU_RELRO, GNU_PROPERTY, GNU_SFRAME); they
+ *   describe data inside the loaded segments or linker hints.
+ * - PT_NOTE: its data must lie inside the file; the notes are scanned for
+ *   toyvirt's AP-entry note (elf.h), the others are ignored.  The AP entry
+ *   obeys the rules of the entry point.
+ * - Every refusal that concerns a field names its file offset: the ELF
+ *   header field's, or the program header's.
  * - Refused: PT_INTERP and PT_DYNAMIC (dynamic linking), PT_TLS (nothing
  *   sets it up), PT_SHLIB and every other type.
  * - At least one non-empty PT_LOAD; the entry point inside one of them and
@@ -75,6 +80,15 @@
 #define P_GNU_SFRAME	0x6474e554
 
 #define PN_XNUM		0xffff
+
+/* File offsets of the ELF header fields named in the messages. */
+#define OFF_TYPE	16
+#define OFF_MACHINE	18
+#define OFF_VERSION	20
+#define OFF_ENTRY	24
+#define OFF_PHOFF	32
+#define OFF_PHENTSIZE	54
+#define OFF_PHNUM	56
 
 /* ------------------------------------------------------------------------
  * Helpers.
@@ -164,30 +178,33 @@ check_header(const uint8_t *buf, size_t len, char *err, size_t errlen)
 		return fail(err, errlen, "truncated ELF header (%zu bytes, an "
 		    "ELF64 header needs %d)", len, EH_SIZE);
 	if (buf[EI_CLASS] != CLASS64)
-		return fail(err, errlen, "bad ELF class %u: not a 64-bit ELF "
-		    "file", buf[EI_CLASS]);
+		return fail(err, errlen, "bad ELF class %u at file offset "
+		    "0x%x: not a 64-bit ELF file", buf[EI_CLASS], EI_CLASS);
 	if (buf[EI_DATA] != DATA2LSB)
-		return fail(err, errlen, "bad ELF data encoding %u: not a "
-		    "little-endian ELF file", buf[EI_DATA]);
+		return fail(err, errlen, "bad ELF data encoding %u at file "
+		    "offset 0x%x: not a little-endian ELF file", buf[EI_DATA],
+		    EI_DATA);
 	if (buf[EI_VERSION] != EV_CURRENT)
-		return fail(err, errlen, "bad ELF ident version %u (need 1)",
-		    buf[EI_VERSION]);
-	type = rd16(buf + 16);
-	machine = rd16(buf + 18);
-	version = rd32(buf + 20);
+		return fail(err, errlen, "bad ELF ident version %u at file "
+		    "offset 0x%x (need 1)", buf[EI_VERSION], EI_VERSION);
+	type = rd16(buf + OFF_TYPE);
+	machine = rd16(buf + OFF_MACHINE);
+	version = rd32(buf + OFF_VERSION);
 	if (machine != M_X86_64)
-		return fail(err, errlen, "bad ELF machine %u: not an x86-64 "
-		    "file", machine);
+		return fail(err, errlen, "bad ELF machine %u at file offset "
+		    "0x%x: not an x86-64 file", machine, OFF_MACHINE);
 	if (type != T_EXEC)
-		return fail(err, errlen, "bad ELF type %u (%s): need ET_EXEC, "
-		    "a static executable", type, type_name(type));
+		return fail(err, errlen, "bad ELF type %u (%s) at file offset "
+		    "0x%x: need ET_EXEC, a static executable", type,
+		    type_name(type), OFF_TYPE);
 	if (version != EV_CURRENT)
-		return fail(err, errlen, "bad ELF version %" PRIu32 " (need 1)",
-		    version);
-	phentsize = rd16(buf + 54);
+		return fail(err, errlen, "bad ELF version %" PRIu32 " at file "
+		    "offset 0x%x (need 1)", version, OFF_VERSION);
+	phentsize = rd16(buf + OFF_PHENTSIZE);
 	if (phentsize != PH_SIZE)
 		return fail(err, errlen, "bad program header entry size %u "
-		    "(need %d)", phentsize, PH_SIZE);
+		    "at file offset 0x%x (need %d)", phentsize, OFF_PHENTSIZE,
+		    PH_SIZE);
 	return 0;
 }
 
@@ -232,23 +249,150 @@ check_segment(const struct elf_plan *plan, const struct elf_seg *s,
 	return 0;
 }
 
+/* Appends to the message already in err (one line). */
+static void __attribute__((format(printf, 3, 4)))
+append(char *err, size_t errlen, const char *fmt, ...)
+{
+	size_t n;
+	va_list ap;
+
+	if (errlen == 0)
+		return;
+	n = strnlen(err, errlen - 1);
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - n, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Looks for the toyvirt AP-entry note in the PT_NOTE data [off, off+size)
+ * (inside the file).  Notes with other names are skipped; a truncated
+ * trailing note ends the scan (the note format has no way to be sure what
+ * follows), but a "toyvirt" note must be well formed.
+ */
+static int
+parse_notes(const uint8_t *buf, uint64_t off, uint64_t size,
+    struct elf_plan *plan, char *err, size_t errlen)
+{
+	static const char name[] = TOYVIRT_NOTE_NAME;
+	uint64_t pos = 0, namesz, descsz, type, npad, dpad, d;
+
+	while (size - pos >= 12) {
+		const uint8_t *n = buf + off + pos;
+
+		namesz = rd32(n);
+		descsz = rd32(n + 4);
+		type = rd32(n + 8);
+		npad = (namesz + 3) & ~3ULL;	/* < 2^33: no overflow */
+		dpad = (descsz + 3) & ~3ULL;
+		if (npad > size - pos - 12 || dpad > size - pos - 12 - npad)
+			break;
+		if (namesz == sizeof(name) && memcmp(n + 12, name,
+		    sizeof(name)) == 0 && type == TOYVIRT_NOTE_AP_ENTRY) {
+			const uint8_t *desc = n + 12 + npad;
+
+			if (descsz != 4 && descsz != 8)
+				return fail(err, errlen, "toyvirt AP-entry note "
+				    "at file offset 0x%" PRIx64 ": descriptor "
+				    "size %" PRIu64 " (need 4 or 8)", off + pos,
+				    descsz);
+			d = descsz == 4 ? rd32(desc) : rd64(desc);
+			if (plan->has_ap_entry && d != plan->ap_entry)
+				return fail(err, errlen, "toyvirt AP-entry note "
+				    "at file offset 0x%" PRIx64 ": a second, "
+				    "different AP entry 0x%" PRIx64, off + pos,
+				    d);
+			plan->has_ap_entry = 1;
+			plan->ap_entry = d;
+		}
+		pos += 12 + npad + dpad;
+	}
+	return 0;
+}
+
+/* One program header; the caller adds where it is in the file. */
+static int
+parse_phdr(const uint8_t *buf, size_t len, unsigned i, const uint8_t *ph,
+    struct elf_plan *plan, char *err, size_t errlen)
+{
+	uint32_t type = rd32(ph);
+	struct elf_seg s;
+
+	switch (type) {
+	case P_LOAD:
+		break;
+	case P_NOTE:
+		s.offset = rd64(ph + 8);
+		s.filesz = rd64(ph + 32);
+		if (s.offset > len || s.filesz > len - s.offset)
+			return fail(err, errlen, "program header %u: PT_NOTE "
+			    "data [0x%" PRIx64 ", +0x%" PRIx64 ") lies outside "
+			    "the file (%zu bytes)", i, s.offset, s.filesz,
+			    len);
+		return parse_notes(buf, s.offset, s.filesz, plan, err,
+		    errlen);
+	case P_NULL:
+	case P_PHDR:
+	case P_GNU_EH_FRAME:
+	case P_GNU_STACK:
+	case P_GNU_RELRO:
+	case P_GNU_PROPERTY:
+	case P_GNU_SFRAME:
+		return 0;
+	case P_INTERP:
+	case P_DYNAMIC:
+		return fail(err, errlen, "program header %u: %s: dynamically "
+		    "linked executables are not supported", i,
+		    type == P_INTERP ? "PT_INTERP" : "PT_DYNAMIC");
+	case P_TLS:
+		return fail(err, errlen, "program header %u: PT_TLS: "
+		    "thread-local storage is not supported", i);
+	default:
+		return fail(err, errlen, "program header %u: unsupported "
+		    "program header type 0x%" PRIx32, i, type);
+	}
+
+	s.phidx = i;
+	s.offset = rd64(ph + 8);
+	s.gpa = rd64(ph + 24);		/* p_paddr */
+	s.filesz = rd64(ph + 32);
+	s.memsz = rd64(ph + 40);
+	if (s.filesz > s.memsz)
+		return fail(err, errlen, "program header %u: file size 0x%"
+		    PRIx64 " exceeds memory size 0x%" PRIx64, i, s.filesz,
+		    s.memsz);
+	if (s.offset > len || s.filesz > len - s.offset)
+		return fail(err, errlen, "program header %u: segment file data "
+		    "[0x%" PRIx64 ", +0x%" PRIx64 ") lies outside the file "
+		    "(%zu bytes)", i, s.offset, s.filesz, len);
+	if (s.memsz == 0)
+		return 0;
+	if (check_segment(plan, &s, err, errlen) != 0)
+		return -1;
+	plan->segs[plan->nsegs++] = s;
+	return 0;
+}
+
 static int
 parse_phdrs(const uint8_t *buf, size_t len, struct elf_plan *plan,
     char *err, size_t errlen)
 {
-	uint64_t phoff = rd64(buf + 32);
-	uint16_t phnum = rd16(buf + 56);
+	uint64_t phoff = rd64(buf + OFF_PHOFF);
+	uint16_t phnum = rd16(buf + OFF_PHNUM);
 	uint64_t tabsize;
 	unsigned i;
 
 	if (phnum == 0)
-		return fail(err, errlen, "no program headers (e_phnum is 0)");
+		return fail(err, errlen, "no program headers (e_phnum at "
+		    "file offset 0x%x is 0)", OFF_PHNUM);
 	if (phnum == PN_XNUM)
 		return fail(err, errlen, "too many program headers (extended "
-		    "numbering, PN_XNUM, is not supported)");
+		    "numbering, PN_XNUM, is not supported; e_phnum at file "
+		    "offset 0x%x)", OFF_PHNUM);
 	if (phnum > ELF_MAX_PHDRS)
 		return fail(err, errlen, "too many program headers (%u, at "
-		    "most %d)", phnum, ELF_MAX_PHDRS);
+		    "most %d; e_phnum at file offset 0x%x)", phnum,
+		    ELF_MAX_PHDRS, OFF_PHNUM);
 	tabsize = (uint64_t)phnum * PH_SIZE;	/* <= 7168: no overflow */
 	if (phoff > len || tabsize > len - phoff)
 		return fail(err, errlen, "program header table [0x%" PRIx64
@@ -256,56 +400,13 @@ parse_phdrs(const uint8_t *buf, size_t len, struct elf_plan *plan,
 		    phoff, tabsize, len);
 
 	for (i = 0; i < phnum; i++) {
-		const uint8_t *ph = buf + phoff + (uint64_t)i * PH_SIZE;
-		uint32_t type = rd32(ph);
-		struct elf_seg s;
+		uint64_t at = phoff + (uint64_t)i * PH_SIZE;
 
-		switch (type) {
-		case P_LOAD:
-			break;
-		case P_NULL:
-		case P_NOTE:
-		case P_PHDR:
-		case P_GNU_EH_FRAME:
-		case P_GNU_STACK:
-		case P_GNU_RELRO:
-		case P_GNU_PROPERTY:
-		case P_GNU_SFRAME:
-			continue;
-		case P_INTERP:
-		case P_DYNAMIC:
-			return fail(err, errlen, "program header %u: %s: "
-			    "dynamically linked executables are not "
-			    "supported", i,
-			    type == P_INTERP ? "PT_INTERP" : "PT_DYNAMIC");
-		case P_TLS:
-			return fail(err, errlen, "program header %u: PT_TLS: "
-			    "thread-local storage is not supported", i);
-		default:
-			return fail(err, errlen, "program header %u: "
-			    "unsupported program header type 0x%" PRIx32, i,
-			    type);
-		}
-
-		s.phidx = i;
-		s.offset = rd64(ph + 8);
-		s.gpa = rd64(ph + 24);		/* p_paddr */
-		s.filesz = rd64(ph + 32);
-		s.memsz = rd64(ph + 40);
-		if (s.filesz > s.memsz)
-			return fail(err, errlen, "program header %u: file size "
-			    "0x%" PRIx64 " exceeds memory size 0x%" PRIx64, i,
-			    s.filesz, s.memsz);
-		if (s.offset > len || s.filesz > len - s.offset)
-			return fail(err, errlen, "program header %u: segment "
-			    "file data [0x%" PRIx64 ", +0x%" PRIx64 ") lies "
-			    "outside the file (%zu bytes)", i, s.offset,
-			    s.filesz, len);
-		if (s.memsz == 0)
-			continue;
-		if (check_segment(plan, &s, err, errlen) != 0)
+		if (parse_phdr(buf, len, i, buf + at, plan, err, errlen) != 0) {
+			append(err, errlen, " (program header %u at file "
+			    "offset 0x%" PRIx64 ")", i, at);
 			return -1;
-		plan->segs[plan->nsegs++] = s;
+		}
 	}
 	if (plan->nsegs == 0)
 		return fail(err, errlen, "no loadable segment (no PT_LOAD with "
@@ -313,26 +414,42 @@ parse_phdrs(const uint8_t *buf, size_t len, struct elf_plan *plan,
 	return 0;
 }
 
+/* Is [a] inside a loaded segment? */
+static bool
+in_segment(const struct elf_plan *plan, uint64_t a)
+{
+	unsigned i;
+
+	for (i = 0; i < plan->nsegs; i++) {
+		const struct elf_seg *s = &plan->segs[i];
+
+		if (a >= s->gpa && a - s->gpa < s->memsz)
+			return true;
+	}
+	return false;
+}
+
 static int
 check_entry(struct elf_plan *plan, const uint8_t *buf, char *err,
     size_t errlen)
 {
-	unsigned i;
-
-	plan->entry = rd64(buf + 24);
-	for (i = 0; i < plan->nsegs; i++) {
-		const struct elf_seg *s = &plan->segs[i];
-
-		if (plan->entry >= s->gpa && plan->entry - s->gpa < s->memsz)
-			break;
-	}
-	if (i == plan->nsegs)
+	plan->entry = rd64(buf + OFF_ENTRY);
+	if (!in_segment(plan, plan->entry))
 		return fail(err, errlen, "entry point 0x%" PRIx64 " is not "
-		    "inside any loaded segment", plan->entry);
+		    "inside any loaded segment (e_entry at file offset 0x%x)",
+		    plan->entry, OFF_ENTRY);
 	if (plan->entry > UINT32_MAX)
 		return fail(err, errlen, "entry point 0x%" PRIx64 " is above "
-		    "4 GiB: the guest starts in 32-bit protected mode",
-		    plan->entry);
+		    "4 GiB: the guest starts in 32-bit protected mode (e_entry "
+		    "at file offset 0x%x)", plan->entry, OFF_ENTRY);
+	if (plan->has_ap_entry && !in_segment(plan, plan->ap_entry))
+		return fail(err, errlen, "the toyvirt note's AP entry point "
+		    "0x%" PRIx64 " is not inside any loaded segment",
+		    plan->ap_entry);
+	if (plan->has_ap_entry && plan->ap_entry > UINT32_MAX)
+		return fail(err, errlen, "the toyvirt note's AP entry point "
+		    "0x%" PRIx64 " is above 4 GiB: secondary VCPUs start in "
+		    "32-bit protected mode", plan->ap_entry);
 	return 0;
 }
 

@@ -56,7 +56,19 @@ struct elf_plan {
 	uint64_t ram_gpa;		/* the extra RAM: [ram_gpa, +ram_size) */
 	uint64_t ram_size;
 	uint64_t total_size;		/* sum of the region sizes */
+	int has_ap_entry;		/* a "toyvirt" AP-entry note was found */
+	uint64_t ap_entry;		/* its address: in a segment, < 4 GiB */
 };
+
+/*
+ * The note that lets toyvirt start secondary VCPUs (-c): a PT_NOTE entry
+ * with name "toyvirt" and type 1 whose descriptor is the 32-bit entry
+ * point of the secondary VCPUs, 4 bytes little-endian (8 bytes are
+ * accepted too, the upper half zero).  Without it only the first VCPU
+ * runs.  Other notes are ignored.
+ */
+#define TOYVIRT_NOTE_NAME	"toyvirt"
+#define TOYVIRT_NOTE_AP_ENTRY	1
 
 /*
  * Validates the ELF image buf[0..len) and fills *plan.  Pure: no I/O, no

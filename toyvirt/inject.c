@@ -60,6 +60,7 @@ static struct nvmm_x86_event parked_int, parked_nmi;
 static uint64_t commits;
 static bool failed;
 static int failed_errno;
+static bool paused;
 
 /* ------------------------------------------------------------------------
  * Committing and posting (lock held).
@@ -124,12 +125,16 @@ injector(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&lock);
 	while (!quit) {
+		while (paused && !quit)
+			pthread_cond_wait(&cv, &lock);
 		deadline_after(&ts, i_interval_ms);
-		while (!quit && pthread_cond_timedwait(&cv, &lock, &ts) !=
-		    ETIMEDOUT)
+		while (!quit && !paused && pthread_cond_timedwait(&cv, &lock,
+		    &ts) != ETIMEDOUT)
 			;
 		if (quit)
 			break;
+		if (paused)
+			continue;	/* the period starts again on resume */
 		memset(&ev, 0, sizeof(ev));
 		switch (step) {
 		case 0:
@@ -247,7 +252,7 @@ inject_ready(bool nmi)
 }
 
 int
-inject_exception(uint8_t vector, uint64_t error)
+inject_exception(struct nvmm_vcpu *vcpu, uint8_t vector, uint64_t error)
 {
 	struct nvmm_x86_event ev;
 	int rv;
@@ -256,6 +261,11 @@ inject_exception(uint8_t vector, uint64_t error)
 	ev.type = NVMM_VCPU_EVENT_EXCP;
 	ev.vector = vector;
 	ev.u.excp.error = error;
+	if (vcpu != i_vcpu) {
+		/* Another VCPU: no injector writes its event buffer. */
+		*vcpu->event = ev;
+		return nvmm_vcpu_inject(i_mach, vcpu);
+	}
 	pthread_mutex_lock(&lock);
 	rv = commit(&ev);
 	pthread_mutex_unlock(&lock);
@@ -273,12 +283,34 @@ inject_count(void)
 	return n;
 }
 
+bool
+inject_wait_after(uint64_t since, bool (*wake)(void *), void *arg)
+{
+	bool got;
+
+	pthread_mutex_lock(&lock);
+	while (commits == since && !quit && !failed &&
+	    (wake == NULL || !wake(arg)))
+		pthread_cond_wait(&cv, &lock);
+	got = commits != since;
+	pthread_mutex_unlock(&lock);
+	return got;
+}
+
 void
-inject_wait_after(uint64_t since)
+inject_kick(void)
 {
 	pthread_mutex_lock(&lock);
-	while (commits == since && !quit && !failed)
-		pthread_cond_wait(&cv, &lock);
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&lock);
+}
+
+void
+inject_pause(bool p)
+{
+	pthread_mutex_lock(&lock);
+	paused = p;
+	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&lock);
 }
 

@@ -34,21 +34,32 @@ void inject_exit_update(const struct nvmm_x86_exit *exit);
 int inject_ready(bool nmi);
 
 /*
- * Injects exception `vector` with error code `error` now, whatever the
- * windows say (a fault caused by the current instruction).  VCPU thread.
- * Returns 0, or -1 with errno.
+ * Injects exception `vector` with error code `error` into `vcpu` now,
+ * whatever the windows say (a fault caused by the current instruction).
+ * Called on that VCPU's thread.  Returns 0, or -1 with errno.
  */
-int inject_exception(uint8_t vector, uint64_t error);
+int inject_exception(struct nvmm_vcpu *vcpu, uint8_t vector, uint64_t error);
 
 /* Number of events committed so far (for inject_wait_after). */
 uint64_t inject_count(void);
 
 /*
  * Blocks until an event was committed after inject_count() returned
- * `since`, or the injector stopped.  For a guest that halted with
- * interrupts enabled: it sleeps until something may wake it.
+ * `since`, the injector stopped, or wake(arg) returns true (it is checked
+ * under the injector's lock; whoever makes it true calls inject_kick()
+ * afterwards).  Returns true if an event was committed.  For a guest that
+ * halted with interrupts enabled: it sleeps until something may wake it.
  */
-void inject_wait_after(uint64_t since);
+bool inject_wait_after(uint64_t since, bool (*wake)(void *), void *arg);
+
+/* Wakes inject_wait_after callers so they look at their wake() again. */
+void inject_kick(void);
+
+/*
+ * Pauses (true) or resumes (false) the injector: while the debugger holds
+ * the machine no event is posted; on resume a full period starts again.
+ */
+void inject_pause(bool paused);
 
 /* True (with the errno in *error) if the injector thread hit an error. */
 bool inject_failed(int *error);
