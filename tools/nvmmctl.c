@@ -132,9 +132,10 @@ static const char *const kvm_differences[] = {
 	"Backend Linux KVM; differences from NetBSD NVMM:",
 	"  CPUID conf: exit entries refused (EINVAL), "
 	    "no change after the first run (EBUSY)",
-	"  TPR_CHANGED exits only when the guest lowers its TPR",
-	"  NMI_READY exits delayed to the first exit after the NMI window "
-	    "opens",
+	"  TPR_CHANGED: reported when CR8 changed, before the exit that "
+	    "showed it",
+	"  NMI_READY: reported at the next run once the NMI window is "
+	    "open",
 	"  GPA protections: read-only and unmapped only, exec ignored",
 	"  MONITOR/MWAIT: #UD injected, no MONITOR/MWAIT exits",
 	"  VMCALL/VMMCALL: #UD at CPL0 only; the CPU-native one may act as "
