@@ -71,6 +71,8 @@ struct tv_vcpu {
 	uint64_t dbg_gen;		/* last debug configuration applied */
 	bool step;			/* single-step at the next resume */
 	bool stepping;			/* a step is under way */
+	uint64_t step_rip;		/* where it started */
+	unsigned step_tries;		/* step reports that did not move */
 	bool halted;			/* in HLT: waits for an event */
 	uint64_t halt_since;
 	struct mc_debug dbg;		/* the debug configuration it applied */
