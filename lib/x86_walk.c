@@ -127,103 +127,84 @@ canonical48(uint64_t va)
 	return top == 0 || top == 0x1FFFF;
 }
 
+/* Reads a present 64-bit entry and applies its rights; -1 if absent. */
 static int
-walk_4level(uint64_t cr3, x86_read_phys_fn read, void *arg, uint64_t va,
+entry64(x86_read_phys_fn read, void *arg, uint64_t table, unsigned int idx,
+    uint64_t *e, nvmm_prot_t *prot)
+{
+	if (read_entry64(read, arg, table, idx, e) == -1 || !(*e & PTE_P))
+		return -1;
+	reduce_prot(*e, prot);
+	reduce_prot_nx(*e, prot);
+	return 0;
+}
+
+/* The page directory and page table, the same in PAE and 4-level. */
+static int
+walk_pd64(uint64_t pd, x86_read_phys_fn read, void *arg, uint64_t va,
     gpaddr_t *gpa, nvmm_prot_t *prot)
 {
-	uint64_t e, table;
-
-	if (!canonical48(va))
-		return -1;
-
-	/* PML4E: a PS bit here is reserved, so it is a failure. */
-	table = cr3 & FRAME64_4K;
-	if (read_entry64(read, arg, table, (va >> 39) & 0x1FF, &e) == -1)
-		return -1;
-	if (!(e & PTE_P) || (e & PTE_PS))
-		return -1;
-	reduce_prot(e, prot);
-	reduce_prot_nx(e, prot);
-
-	/* PDPTE: PS means a 1 GiB page. */
-	table = e & FRAME64_4K;
-	if (read_entry64(read, arg, table, (va >> 30) & 0x1FF, &e) == -1)
-		return -1;
-	if (!(e & PTE_P))
-		return -1;
-	reduce_prot(e, prot);
-	reduce_prot_nx(e, prot);
-	if (e & PTE_PS) {
-		*gpa = (e & FRAME64_1G) | (va & (SIZE_1G - 1));
-		return 0;
-	}
+	uint64_t e;
 
 	/* PDE: PS means a 2 MiB page (bit 12 is then PAT, masked off). */
-	table = e & FRAME64_4K;
-	if (read_entry64(read, arg, table, (va >> 21) & 0x1FF, &e) == -1)
+	if (entry64(read, arg, pd, (va >> 21) & 0x1FF, &e, prot) == -1)
 		return -1;
-	if (!(e & PTE_P))
-		return -1;
-	reduce_prot(e, prot);
-	reduce_prot_nx(e, prot);
 	if (e & PTE_PS) {
 		*gpa = (e & FRAME64_2M) | (va & (SIZE_2M - 1));
 		return 0;
 	}
 
 	/* PTE: bit 7 is PAT, ignored. */
-	table = e & FRAME64_4K;
-	if (read_entry64(read, arg, table, (va >> 12) & 0x1FF, &e) == -1)
+	if (entry64(read, arg, e & FRAME64_4K, (va >> 12) & 0x1FF, &e,
+	    prot) == -1)
 		return -1;
-	if (!(e & PTE_P))
-		return -1;
-	reduce_prot(e, prot);
-	reduce_prot_nx(e, prot);
 	*gpa = (e & FRAME64_4K) | (va & PAGE_MASK_4K);
 	return 0;
+}
+
+static int
+walk_4level(uint64_t cr3, x86_read_phys_fn read, void *arg, uint64_t va,
+    gpaddr_t *gpa, nvmm_prot_t *prot)
+{
+	uint64_t e;
+
+	if (!canonical48(va))
+		return -1;
+
+	/* PML4E: a PS bit here is reserved, so it is a failure. */
+	if (entry64(read, arg, cr3 & FRAME64_4K, (va >> 39) & 0x1FF, &e,
+	    prot) == -1 || (e & PTE_PS))
+		return -1;
+
+	/* PDPTE: PS means a 1 GiB page. */
+	if (entry64(read, arg, e & FRAME64_4K, (va >> 30) & 0x1FF, &e,
+	    prot) == -1)
+		return -1;
+	if (e & PTE_PS) {
+		*gpa = (e & FRAME64_1G) | (va & (SIZE_1G - 1));
+		return 0;
+	}
+	return walk_pd64(e & FRAME64_4K, read, arg, va, gpa, prot);
 }
 
 static int
 walk_pae(uint64_t cr3, x86_read_phys_fn read, void *arg, uint64_t va,
     gpaddr_t *gpa, nvmm_prot_t *prot)
 {
-	uint64_t e, table;
+	uint64_t e;
 
 	/*
 	 * PDPTE: 4 entries at CR3 bits 31:5.  R/W and U/S do not exist at
 	 * this level (reserved bits), so only P, NX and PS count; a PS bit
 	 * is reserved too and fails the walk.
 	 */
-	table = cr3 & CR3_PAE_PDPT;
-	if (read_entry64(read, arg, table, (va >> 30) & 0x3, &e) == -1)
+	if (read_entry64(read, arg, cr3 & CR3_PAE_PDPT, (va >> 30) & 0x3,
+	    &e) == -1)
 		return -1;
 	if (!(e & PTE_P) || (e & PTE_PS))
 		return -1;
 	reduce_prot_nx(e, prot);
-
-	/* PDE: PS means a 2 MiB page (CR4.PSE does not matter with PAE). */
-	table = e & FRAME64_4K;
-	if (read_entry64(read, arg, table, (va >> 21) & 0x1FF, &e) == -1)
-		return -1;
-	if (!(e & PTE_P))
-		return -1;
-	reduce_prot(e, prot);
-	reduce_prot_nx(e, prot);
-	if (e & PTE_PS) {
-		*gpa = (e & FRAME64_2M) | (va & (SIZE_2M - 1));
-		return 0;
-	}
-
-	/* PTE: bit 7 is PAT, ignored. */
-	table = e & FRAME64_4K;
-	if (read_entry64(read, arg, table, (va >> 12) & 0x1FF, &e) == -1)
-		return -1;
-	if (!(e & PTE_P))
-		return -1;
-	reduce_prot(e, prot);
-	reduce_prot_nx(e, prot);
-	*gpa = (e & FRAME64_4K) | (va & PAGE_MASK_4K);
-	return 0;
+	return walk_pd64(e & FRAME64_4K, read, arg, va, gpa, prot);
 }
 
 static int
