@@ -6,28 +6,9 @@
 # The refusals need no /dev/kvm; the two good images do (skipped without it).
 
 B=${1:-build}
-TV=${TOYVIRT:-$B/toyvirt}
 HERE=$(cd "$(dirname "$0")" && pwd)
-case "$TV" in /*) ;; *) TV=$(pwd)/$TV ;; esac
-
-if [ ! -x "$TV" ] || [ -d "$TV" ]; then
-	echo "FAIL: $TV is not built"
-	exit 1
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-	echo "SKIP: python3 is needed to generate the test images"
-	exit 77
-fi
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-python3 "$HERE/toyvirt_elfgen.py" "$T" || { echo "FAIL: generator"; exit 1; }
-cd "$T" || exit 1
-
-fails=0
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
+. "$HERE/toyvirt_lib.sh"
+tv_init
 
 # --- Refusals: exit 1, the distinctive message, nothing on stdout. ---------
 n=0

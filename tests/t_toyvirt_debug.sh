@@ -9,44 +9,20 @@
 # under timeout, so a broken stub cannot hang the suite.
 
 B=${1:-build}
-TV=${TOYVIRT:-$B/toyvirt}
 SK=${SMALLKERN:-$B/smallkern}
 HERE=$(cd "$(dirname "$0")" && pwd)
 EXPECTED=$HERE/data/demo-expected-stdout.txt
-case "$TV" in /*) ;; *) TV=$(pwd)/$TV ;; esac
 case "$SK" in /*) ;; *) SK=$(pwd)/$SK ;; esac
-
-if [ ! -x "$TV" ] || [ -d "$TV" ]; then
-	echo "FAIL: $TV is not built"
-	exit 1
-fi
 if [ ! -f "$SK" ]; then
 	echo "FAIL: $SK is not built"
 	exit 1
 fi
-if ! ( : <>/dev/kvm ) 2>/dev/null; then
-	echo "SKIP: cannot open /dev/kvm (missing or no permission)"
-	exit 77
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-	echo "SKIP: python3 is needed to generate the test guests"
-	exit 77
-fi
-T=$(mktemp -d) || exit 1
 TVPID=
-cleanup() {
+tv_on_exit() {
 	[ -n "$TVPID" ] && kill "$TVPID" 2>/dev/null
-	rm -rf "$T"
 }
-trap cleanup EXIT
-python3 "$HERE/toyvirt_elfgen.py" "$T" || { echo "FAIL: generator"; exit 1; }
-cd "$T" || exit 1
-
-fails=0
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
+. "$HERE/toyvirt_lib.sh"
+tv_init kvm
 TAB=$(printf '\t')
 
 # --- -t: one line per exit, with the fields of the exit. ------------------

@@ -5,32 +5,9 @@
 # Guests come from tests/toyvirt_elfgen.py.  Needs /dev/kvm (exit 77 without).
 
 B=${1:-build}
-TV=${TOYVIRT:-$B/toyvirt}
 HERE=$(cd "$(dirname "$0")" && pwd)
-case "$TV" in /*) ;; *) TV=$(pwd)/$TV ;; esac
-
-if [ ! -x "$TV" ] || [ -d "$TV" ]; then
-	echo "FAIL: $TV is not built"
-	exit 1
-fi
-if ! ( : <>/dev/kvm ) 2>/dev/null; then
-	echo "SKIP: cannot open /dev/kvm (missing or no permission)"
-	exit 77
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-	echo "SKIP: python3 is needed to generate the test guests"
-	exit 77
-fi
-T=$(mktemp -d) || exit 1
-trap 'rm -rf "$T"' EXIT
-python3 "$HERE/toyvirt_elfgen.py" "$T" || { echo "FAIL: generator"; exit 1; }
-cd "$T" || exit 1
-
-fails=0
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
+. "$HERE/toyvirt_lib.sh"
+tv_init kvm
 
 TAB=$(printf '\t')
 HDR='[+] NVMM initialization succeeded

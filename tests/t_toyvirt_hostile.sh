@@ -17,28 +17,14 @@
 #   128 + the signal number - not a death by the signal.
 
 B=${1:-build}
-TV=${TOYVIRT:-$B/toyvirt}
 HERE=$(cd "$(dirname "$0")" && pwd)
-case "$TV" in /*) ;; *) TV=$(pwd)/$TV ;; esac
 KB=${HOSTILE_FLOOD_KB:-128}
-
-if [ ! -x "$TV" ] || [ -d "$TV" ]; then
-	echo "FAIL: $TV is not built"
-	exit 1
-fi
-if ! ( : <>/dev/kvm ) 2>/dev/null; then
-	echo "SKIP: cannot open /dev/kvm (missing or no permission)"
-	exit 77
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-	echo "SKIP: python3 is needed to generate the test guests"
-	exit 77
-fi
-T=$(mktemp -d) || exit 1
 PIDS=
-trap 'for p in $PIDS; do kill -KILL $p 2>/dev/null; done; rm -rf "$T"' EXIT
-python3 "$HERE/toyvirt_elfgen.py" "$T" || { echo "FAIL: generator"; exit 1; }
-cd "$T" || exit 1
+tv_on_exit() {
+	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
+}
+. "$HERE/toyvirt_lib.sh"
+tv_init kvm
 if [ "$KB" != 128 ]; then
 	python3 -c "import sys; sys.path.insert(0, '$HERE'); import toyvirt_elfgen as g
 open('h_flood_lines.elf', 'wb').write(g.console_flood_guest($KB))
@@ -46,12 +32,7 @@ open('h_flood_oneline.elf', 'wb').write(g.console_flood_guest($KB, False))" ||
 	    { echo "FAIL: generator"; exit 1; }
 fi
 
-fails=0
 ncases=0
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
 ok() {
 	echo "ok: $*"
 }
