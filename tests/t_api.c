@@ -24,13 +24,6 @@
 static char regdir[] = "/tmp/t_api.XXXXXX";
 static struct nvmm_capability cap;
 
-static void
-die(const char *what)
-{
-	fprintf(stderr, "%s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 /* A page of host memory for calls that need a valid-looking buffer. */
 static void *
 page_alloc(size_t n)
@@ -39,7 +32,7 @@ page_alloc(size_t n)
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
-		die("mmap");
+		vmt_die("mmap");
 	return p;
 }
 
@@ -51,9 +44,9 @@ static void
 registry_private(void)
 {
 	if (mkdtemp(regdir) == NULL)
-		die("mkdtemp");
+		vmt_die("mkdtemp");
 	if (setenv("NVMM_REGISTRY_DIR", regdir, 1) == -1)
-		die("setenv");
+		vmt_die("setenv");
 }
 
 static void
@@ -1033,11 +1026,11 @@ ctl_other_process(void)
 	char c;
 
 	if (pipe(up) == -1 || pipe(down) == -1)
-		die("pipe");
+		vmt_die("pipe");
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) == -1)
-		die("fork");
+		vmt_die("fork");
 	if (pid == 0) {
 		struct nvmm_machine m;
 

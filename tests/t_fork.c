@@ -38,13 +38,6 @@ mem_cb(struct nvmm_mem *mem)
 		memset(mem->data, 0, mem->size);
 }
 
-static void
-die(const char *what)
-{
-	fprintf(stderr, "%s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 /* Runs the OUT then the HLT of guest_code. */
 static void
 run_guest(struct vmt *t, const char *who)
@@ -185,16 +178,16 @@ main(void)
 	extra = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (extra == MAP_FAILED)
-		die("mmap");
+		vmt_die("mmap");
 	CHECK_OK(nvmm_hva_map(&t.mach, (uintptr_t)extra, 2 * PAGE));
 	run_guest(&t, "parent, before the fork");
 
 	if (pipe(fds) == -1)
-		die("pipe");
+		vmt_die("pipe");
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) == -1)
-		die("fork");
+		vmt_die("fork");
 	if (pid == 0) {
 		close(fds[0]);
 		child(&t, extra, fds[1]);

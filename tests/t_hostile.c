@@ -80,13 +80,6 @@ begin(const char *name, unsigned secs)
  * Guarded host memory, process figures.
  * ------------------------------------------------------------------------- */
 
-static void
-die(const char *what)
-{
-	fprintf(stderr, "%s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 /* size bytes of RW memory between two PROT_NONE pages. */
 static uint8_t *
 guarded(size_t size)
@@ -95,9 +88,9 @@ guarded(size_t size)
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (b == MAP_FAILED)
-		die("mmap");
+		vmt_die("mmap");
 	if (mprotect(b + PAGE, size, PROT_READ | PROT_WRITE) == -1)
-		die("mprotect");
+		vmt_die("mprotect");
 	return b + PAGE;
 }
 
@@ -224,7 +217,7 @@ set_regs(const struct regs *r)
 	uint64_t *g = t.vcpu.state->gprs;
 
 	if (nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS) == -1)
-		die("getstate");
+		vmt_die("getstate");
 	g[NVMM_X64_GPR_RIP] = r->rip;
 	g[NVMM_X64_GPR_RAX] = r->rax;
 	g[NVMM_X64_GPR_RCX] = r->rcx;
@@ -234,7 +227,7 @@ set_regs(const struct regs *r)
 	g[NVMM_X64_GPR_RSP] = VMT_STACK;
 	g[NVMM_X64_GPR_RFLAGS] = 0x2;
 	if (nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS) == -1)
-		die("setstate");
+		vmt_die("setstate");
 }
 
 /*
@@ -345,7 +338,7 @@ stopper_go(struct stopper *s, unsigned ms, unsigned long bytes)
 	s->bytes = bytes;
 	atomic_store(&s->done, 0);
 	if (pthread_create(&s->th, NULL, stopper_main, s) != 0)
-		die("pthread_create");
+		vmt_die("pthread_create");
 }
 
 static void
@@ -936,14 +929,14 @@ set_paging(uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer)
 
 	if (nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_CRS |
 	    NVMM_X64_STATE_MSRS) == -1)
-		die("getstate");
+		vmt_die("getstate");
 	st->crs[NVMM_X64_CR_CR0] = cr0;
 	st->crs[NVMM_X64_CR_CR3] = cr3;
 	st->crs[NVMM_X64_CR_CR4] = cr4;
 	st->msrs[NVMM_X64_MSR_EFER] = efer;
 	if (nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_CRS |
 	    NVMM_X64_STATE_MSRS) == -1)
-		die("setstate");
+		vmt_die("setstate");
 }
 
 static void
@@ -1081,23 +1074,23 @@ main(int argc, char **argv)
 	/* vmt_create's layout, with guard pages around the host memory. */
 	memset(&t, 0, sizeof(t));
 	if (nvmm_machine_create(&t.mach) == -1)
-		die("nvmm_machine_create");
+		vmt_die("nvmm_machine_create");
 	t.ram_size = VMT_RAM;
 	t.ram = guarded(VMT_RAM);
 	xpage = guarded(PAGE);
 	if (nvmm_hva_map(&t.mach, (uintptr_t)t.ram, VMT_RAM) == -1 ||
 	    nvmm_hva_map(&t.mach, (uintptr_t)xpage, PAGE) == -1)
-		die("nvmm_hva_map");
+		vmt_die("nvmm_hva_map");
 	if (nvmm_gpa_map(&t.mach, (uintptr_t)t.ram, 0, VMT_RAM,
 	    PROT_READ | PROT_WRITE | PROT_EXEC) == -1 ||
 	    nvmm_gpa_map(&t.mach, (uintptr_t)xpage, XPAGE_GPA, PAGE,
 	    PROT_READ | PROT_WRITE | PROT_EXEC) == -1)
-		die("nvmm_gpa_map");
+		vmt_die("nvmm_gpa_map");
 	if (nvmm_vcpu_create(&t.mach, 0, &t.vcpu) == -1)
-		die("nvmm_vcpu_create");
+		vmt_die("nvmm_vcpu_create");
 	if (nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS,
 	    &cbs) == -1)
-		die("nvmm_vcpu_configure");
+		vmt_die("nvmm_vcpu_configure");
 	x = t.vcpu.exit;
 	vmt_load(&t, VMT_CODE, h_start, h_end);
 	vmt_setup_long(&t, VMT_CODE);
@@ -1115,7 +1108,7 @@ main(int argc, char **argv)
 	alarm(0);
 
 	if (nvmm_machine_destroy(&t.mach) == -1)
-		die("nvmm_machine_destroy");
+		vmt_die("nvmm_machine_destroy");
 	printf("hostile cases: %d\n", ncases);
 	return vmt_done("t_hostile");
 }

@@ -48,13 +48,6 @@ mem_cb(struct nvmm_mem *mem)
 		memset(mem->data, 0, mem->size);
 }
 
-static void
-die(const char *what)
-{
-	fprintf(stderr, "%s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 /* -------------------------------------------------------------------------
  * Process figures.
  * ------------------------------------------------------------------------- */
@@ -62,22 +55,6 @@ die(const char *what)
 struct figures {
 	long fds, threads, maps, rss_kib, regfiles;
 };
-
-static long
-count_dir(const char *path)
-{
-	struct dirent *de;
-	DIR *d = opendir(path);
-	long n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 static long
 count_lines(const char *path)
@@ -118,11 +95,11 @@ static void
 figures(struct figures *f)
 {
 	/* opendir's own descriptor is counted: the same every time. */
-	f->fds = count_dir("/proc/self/fd");
+	f->fds = vmt_count_dir("/proc/self/fd");
 	f->threads = status_field("Threads");
 	f->maps = count_lines("/proc/self/maps");
 	f->rss_kib = status_field("VmRSS");
-	f->regfiles = count_dir(regdir);
+	f->regfiles = vmt_count_dir(regdir);
 }
 
 static double
@@ -150,47 +127,47 @@ cycle(unsigned long i)
 	int r;
 
 	if (nvmm_machine_create(&m) == -1)
-		die("nvmm_machine_create");
+		vmt_die("nvmm_machine_create");
 	if (i == 0)	/* the id comes from our registry directory */
-		CHECK(count_dir(regdir) == 1, "%ld files in the registry",
-		    count_dir(regdir));
+		CHECK(vmt_count_dir(regdir) == 1, "%ld files in the registry",
+		    vmt_count_dir(regdir));
 	if (nvmm_vcpu_create(&m, 0, &v) == -1 ||
 	    nvmm_vcpu_create(&m, 200, &v2) == -1)
-		die("nvmm_vcpu_create");
+		vmt_die("nvmm_vcpu_create");
 	if (nvmm_vcpu_destroy(&m, &v2) == -1 ||
 	    nvmm_vcpu_create(&m, 200, &v2) == -1)
-		die("VCPU 200 again");
+		vmt_die("VCPU 200 again");
 	ram = mmap(NULL, RAM, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ram == MAP_FAILED)
-		die("mmap");
+		vmt_die("mmap");
 	memcpy(ram + CODE, guest, sizeof(guest));
 	if (nvmm_hva_map(&m, (uintptr_t)ram, RAM) == -1)
-		die("nvmm_hva_map");
+		vmt_die("nvmm_hva_map");
 	if (nvmm_gpa_map(&m, (uintptr_t)ram, 0, RAM,
 	    PROT_READ | PROT_WRITE | PROT_EXEC) == -1)
-		die("nvmm_gpa_map");
+		vmt_die("nvmm_gpa_map");
 	if (nvmm_vcpu_configure(&m, &v, NVMM_VCPU_CONF_CALLBACKS, &cbs) == -1)
-		die("nvmm_vcpu_configure");
+		vmt_die("nvmm_vcpu_configure");
 
 	/* Real mode, CS base 0, IP at the code. */
 	if (nvmm_vcpu_getstate(&m, &v, NVMM_X64_STATE_SEGS |
 	    NVMM_X64_STATE_GPRS) == -1)
-		die("getstate");
+		vmt_die("getstate");
 	st = v.state;
 	st->segs[NVMM_X64_SEG_CS].selector = 0;
 	st->segs[NVMM_X64_SEG_CS].base = 0;
 	st->gprs[NVMM_X64_GPR_RIP] = CODE;
 	if (nvmm_vcpu_setstate(&m, &v, NVMM_X64_STATE_SEGS |
 	    NVMM_X64_STATE_GPRS) == -1)
-		die("setstate");
+		vmt_die("setstate");
 
 	for (;;) {
 		if ((r = nvmm_vcpu_run(&m, &v)) == -1)
-			die("nvmm_vcpu_run");
+			vmt_die("nvmm_vcpu_run");
 		if (v.exit->reason == NVMM_VCPU_EXIT_IO) {
 			if (nvmm_assist_io(&m, &v) == -1)
-				die("nvmm_assist_io");
+				vmt_die("nvmm_assist_io");
 			continue;
 		}
 		if (v.exit->reason != NVMM_VCPU_EXIT_NONE)
@@ -201,11 +178,11 @@ cycle(unsigned long i)
 		    (unsigned long long)v.exit->reason, nio - before);
 	}
 	if (nvmm_gpa_unmap(&m, (uintptr_t)ram, 0, RAM) == -1)
-		die("nvmm_gpa_unmap");
+		vmt_die("nvmm_gpa_unmap");
 	if (nvmm_machine_destroy(&m) == -1)
-		die("nvmm_machine_destroy");
+		vmt_die("nvmm_machine_destroy");
 	if (munmap(ram, RAM) == -1)
-		die("munmap");
+		vmt_die("munmap");
 }
 
 static void
@@ -243,7 +220,7 @@ main(int argc, char **argv)
 	vmt_init_or_skip();
 	/* A registry of our own, so that its files can be counted. */
 	if (mkdtemp(regdir) == NULL || setenv("NVMM_REGISTRY_DIR", regdir, 1))
-		die("registry directory");
+		vmt_die("registry directory");
 	atexit(registry_remove);
 
 	/* Warm-up: the allocator, the registry files, KVM's first VM. */

@@ -11,21 +11,6 @@
 extern const char lc_start[], lc_end[];
 
 static int
-count_dir(const char *path)
-{
-	struct dirent *d;
-	DIR *dir = opendir(path);
-	int n = 0;
-
-	if (dir == NULL)
-		return -1;
-	while ((d = readdir(dir)) != NULL)
-		n += d->d_name[0] != '.';
-	closedir(dir);
-	return n;
-}
-
-static int
 count_maps(void)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
@@ -81,9 +66,9 @@ cycles(void)
 		struct nvmm_vcpu extra[2];
 
 		if (i == 1) {
-			fds0 = count_dir("/proc/self/fd");
+			fds0 = vmt_count_dir("/proc/self/fd");
 			maps0 = count_maps();
-			tasks0 = count_dir("/proc/self/task");
+			tasks0 = vmt_count_dir("/proc/self/task");
 		}
 		vmt_create(&t, VMT_RAM, ids[0]);
 		for (k = 1; k < 3; k++)
@@ -98,9 +83,9 @@ cycles(void)
 			CHECK(nvmm_vcpu_destroy(&t.mach, &extra[0]) == 0, "d");
 		vmt_destroy(&t);
 	}
-	CHECK_EQ(count_dir("/proc/self/fd"), fds0);
+	CHECK_EQ(vmt_count_dir("/proc/self/fd"), fds0);
 	CHECK_EQ(count_maps(), maps0);
-	CHECK_EQ(count_dir("/proc/self/task"), tasks0);
+	CHECK_EQ(vmt_count_dir("/proc/self/task"), tasks0);
 }
 
 struct worker {

@@ -29,13 +29,6 @@ extern const char mem_start[], mem_end[], mem_ro_read[], mem_ro_write[],
 
 #define GVA(l)	((uint64_t)((l) - mem_start) + VMT_CODE)
 
-static void
-die(const char *what)
-{
-	fprintf(stderr, "%s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 static uint8_t *
 pages(size_t n)
 {
@@ -43,7 +36,7 @@ pages(size_t n)
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
-		die("mmap");
+		vmt_die("mmap");
 	return p;
 }
 
@@ -99,7 +92,7 @@ hva_rules(void)
 
 	/* A hole in the middle of a mapped range. */
 	if (munmap(hole + PAGE, PAGE) == -1)
-		die("munmap");
+		vmt_die("munmap");
 	CHECK_OK(nvmm_machine_create(&m));
 
 	CHECK_ERR(nvmm_hva_map(&m, 0, PAGE), EINVAL);

@@ -44,13 +44,6 @@ skip(const char *why)
 	printf("skipped: %s\n", why);
 }
 
-static void
-die(const char *what)
-{
-	fprintf(stderr, "%s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 /* -------------------------------------------------------------------------
  * Watchdog.
  * ------------------------------------------------------------------------- */
@@ -107,11 +100,11 @@ in_child(void (*fn)(int fd), const char *what)
 	ssize_t n;
 
 	if (pipe(fds) == -1)
-		die("pipe");
+		vmt_die("pipe");
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) == -1)
-		die("fork");
+		vmt_die("fork");
 	if (pid == 0) {
 		close(fds[0]);
 		vmt_checks = vmt_failures = nmisuse = 0;
@@ -122,7 +115,7 @@ in_child(void (*fn)(int fd), const char *what)
 	n = read(fds[0], &c, sizeof(c));
 	close(fds[0]);
 	if (waitpid(pid, &status, 0) != pid)
-		die("waitpid");
+		vmt_die("waitpid");
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
 		return 77;
 	if (n == (ssize_t)sizeof(c)) {
@@ -235,7 +228,7 @@ machine_calls(struct nvmm_machine *mp, struct nvmm_vcpu *vp, int e)
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (buf == MAP_FAILED)
-		die("mmap");
+		vmt_die("mmap");
 	memset(&nv, 0, sizeof(nv));
 	MISUSE(nvmm_machine_destroy(mp), e);
 	MISUSE(nvmm_vcpu_create(mp, 9, &nv), e);
@@ -624,7 +617,7 @@ memory_misuse(void)
 	p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
-		die("mmap");
+		vmt_die("mmap");
 
 	/* Unmaps that wrap, exceed 128 GiB, or are empty or unaligned:
 	   no such mapping (ESRCH) or bad arguments (EINVAL). */
@@ -667,7 +660,7 @@ memory_misuse(void)
 	CHECK_OK(nvmm_gpa_map(&t.mach, (uintptr_t)p, 0x1000000, 4 * PAGE,
 	    PROT_READ | PROT_WRITE));
 	if (munmap(p, 4 * PAGE) == -1)
-		die("munmap");
+		vmt_die("munmap");
 	*t.vcpu.state = good;
 	t.vcpu.state->gprs[NVMM_X64_GPR_RIP] = G_LOAD;
 	t.vcpu.state->gprs[NVMM_X64_GPR_RDI] = 0x1000010;
@@ -678,7 +671,7 @@ memory_misuse(void)
 	q = mmap(p, 4 * PAGE, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (q != p)
-		die("mmap again");
+		vmt_die("mmap again");
 	q[0x10] = 0x77;
 	*t.vcpu.state = good;
 	t.vcpu.state->gprs[NVMM_X64_GPR_RIP] = G_LOAD;
@@ -689,7 +682,7 @@ memory_misuse(void)
 
 	/* The same memory made inaccessible (PROT_NONE). */
 	if (mprotect(p, 4 * PAGE, PROT_NONE) == -1)
-		die("mprotect");
+		vmt_die("mprotect");
 	*t.vcpu.state = good;
 	t.vcpu.state->gprs[NVMM_X64_GPR_RIP] = G_LOAD;
 	t.vcpu.state->gprs[NVMM_X64_GPR_RDI] = 0x1001010;

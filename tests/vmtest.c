@@ -1,5 +1,6 @@
 /* vmtest.c - helpers for tests that run small guests of their own. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -9,11 +10,27 @@
 int vmt_failures;
 int vmt_checks;
 
-static void
-die(const char *what)
+void
+vmt_die(const char *what)
 {
 	fprintf(stderr, "%s: %s\n", what, strerror(errno));
 	exit(1);
+}
+
+long
+vmt_count_dir(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	long n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }
 
 void
@@ -25,7 +42,7 @@ vmt_init_or_skip(void)
 			    strerror(errno));
 			exit(77);
 		}
-		die("nvmm_init");
+		vmt_die("nvmm_init");
 	}
 }
 
@@ -34,26 +51,26 @@ vmt_create(struct vmt *t, size_t ram_size, nvmm_cpuid_t cpuid)
 {
 	memset(t, 0, sizeof(*t));
 	if (nvmm_machine_create(&t->mach) == -1)
-		die("nvmm_machine_create");
+		vmt_die("nvmm_machine_create");
 	t->ram_size = ram_size;
 	t->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (t->ram == MAP_FAILED)
-		die("mmap");
+		vmt_die("mmap");
 	if (nvmm_hva_map(&t->mach, (uintptr_t)t->ram, ram_size) == -1)
-		die("nvmm_hva_map");
+		vmt_die("nvmm_hva_map");
 	if (nvmm_gpa_map(&t->mach, (uintptr_t)t->ram, 0, ram_size,
 	    PROT_READ | PROT_WRITE | PROT_EXEC) == -1)
-		die("nvmm_gpa_map");
+		vmt_die("nvmm_gpa_map");
 	if (nvmm_vcpu_create(&t->mach, cpuid, &t->vcpu) == -1)
-		die("nvmm_vcpu_create");
+		vmt_die("nvmm_vcpu_create");
 }
 
 void
 vmt_destroy(struct vmt *t)
 {
 	if (nvmm_machine_destroy(&t->mach) == -1)
-		die("nvmm_machine_destroy");
+		vmt_die("nvmm_machine_destroy");
 	munmap(t->ram, t->ram_size);
 }
 
@@ -89,14 +106,14 @@ static void
 getstate_all(struct vmt *t)
 {
 	if (nvmm_vcpu_getstate(&t->mach, &t->vcpu, NVMM_X64_STATE_ALL) == -1)
-		die("nvmm_vcpu_getstate");
+		vmt_die("nvmm_vcpu_getstate");
 }
 
 static void
 setstate_all(struct vmt *t)
 {
 	if (nvmm_vcpu_setstate(&t->mach, &t->vcpu, NVMM_X64_STATE_ALL) == -1)
-		die("nvmm_vcpu_setstate");
+		vmt_die("nvmm_vcpu_setstate");
 }
 
 void
@@ -182,7 +199,7 @@ vmt_run(struct vmt *t)
 {
 	for (;;) {
 		if (nvmm_vcpu_run(&t->mach, &t->vcpu) == -1)
-			die("nvmm_vcpu_run");
+			vmt_die("nvmm_vcpu_run");
 		if (t->vcpu.exit->reason != NVMM_VCPU_EXIT_NONE)
 			return t->vcpu.exit->reason;
 	}
@@ -192,7 +209,7 @@ uint64_t
 vmt_gpr(struct vmt *t, int gpr)
 {
 	if (nvmm_vcpu_getstate(&t->mach, &t->vcpu, NVMM_X64_STATE_GPRS) == -1)
-		die("nvmm_vcpu_getstate");
+		vmt_die("nvmm_vcpu_getstate");
 	return t->vcpu.state->gprs[gpr];
 }
 
@@ -200,10 +217,10 @@ void
 vmt_set_gpr(struct vmt *t, int gpr, uint64_t val)
 {
 	if (nvmm_vcpu_getstate(&t->mach, &t->vcpu, NVMM_X64_STATE_GPRS) == -1)
-		die("nvmm_vcpu_getstate");
+		vmt_die("nvmm_vcpu_getstate");
 	t->vcpu.state->gprs[gpr] = val;
 	if (nvmm_vcpu_setstate(&t->mach, &t->vcpu, NVMM_X64_STATE_GPRS) == -1)
-		die("nvmm_vcpu_setstate");
+		vmt_die("nvmm_vcpu_setstate");
 }
 
 int

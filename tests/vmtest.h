@@ -74,6 +74,12 @@ extern int vmt_checks;
 		CHECK(0, __VA_ARGS__);					\
 } while (0)
 
+/* Prints what failed with strerror(errno) and exits 1. */
+void vmt_die(const char *what);
+
+/* Entries of a directory, dot files excepted (/proc/self/fd...); -1. */
+long vmt_count_dir(const char *path);
+
 /* nvmm_init(), or exit 77 with the reason when there is no usable KVM. */
 void vmt_init_or_skip(void);
 
