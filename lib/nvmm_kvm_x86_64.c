@@ -280,7 +280,7 @@ kvm_init(void)
 	kvm_quirks = n > 0 ? ((uint64_t)n & (KVM_X86_QUIRK_FIX_HYPERCALL_INSN |
 	    KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS)) : 0;
 
-	for (n = 64; ; n *= 2) {
+	for (n = 256; ; n *= 2) {	/* one call on current hosts */
 		c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
 		if (c == NULL)
 			goto nomem;
