@@ -2,10 +2,14 @@
 # into $(B) (default build/).  GNU make.
 #
 #   make            everything
-#   make check      build and run the test suite (normal build)
+#   make check      build and run the test suite (normal and ASan builds)
 #   make demo       run toyvirt on smallkern
 #   make bench      run the benchmarks
 #   make CC=clang   build with clang
+#
+# What needs KVM runs where KVM is: on this host when /dev/kvm is usable,
+# else in the AMD-V test machine (vm/README.md).  VM=1 forces the
+# machine, VM=0 forbids it.
 
 CC	?= cc
 B	?= build
@@ -111,13 +115,15 @@ $(B)/tests/t_%: $(O)/tests/t_%.o \
 # Further targets (fuzz, stress, interop) live in mk/*.mk.
 -include $(wildcard mk/*.mk)
 
+export VM
+
 # The suite runs twice: the normal build and an ASan+UBSan build.
 check: all
 	$(MAKE) SAN=1 B=$(B)-asan all
 	@sh tests/run.sh $(B) $(B)-asan
 
 demo: all
-	$(B)/toyvirt $(B)/smallkern
+	@vm/with-kvm $(B)/toyvirt $(B)/smallkern
 
 $(B)/nvmm.pc: lib/nvmm.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \

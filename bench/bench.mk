@@ -16,4 +16,4 @@ $(B)/bench/nvbench: $(O)/bench/nvbench.o $(B)/libnvmm.a
 
 # Benchmarks are not tests: never part of "make check".
 bench: all $(B)/bench/raw_boot $(B)/bench/nvbench
-	@sh bench/run.sh $(B)
+	@vm/with-kvm sh bench/run.sh $(B)

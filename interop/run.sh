@@ -1,8 +1,15 @@
 #!/bin/bash
 # interop/run.sh - make interop: builds Debian's QEMU 7.2 against this libnvmm and compares guests under -accel nvmm, tcg and kvm.
 #
-# Usage: interop/run.sh BUILD_DIR     (BUILD_DIR holds libnvmm.so, smallkern,
-#                                      interop/pvhguest: `make interop` builds them)
+# Usage: interop/run.sh [--runs] BUILD_DIR
+#        (BUILD_DIR holds libnvmm.so, smallkern, interop/pvhguest: `make
+#        interop` builds them)
+#
+# QEMU is built here; the guest runs need KVM, so on a host without a
+# usable /dev/kvm they happen in the AMD-V test machine: the script calls
+# itself there with --runs (guest runs only) through vm/run, and adds the
+# machine's counts to its own.  VM=0 forbids the machine: the nvmm and kvm
+# runs then fail (they are never skipped).
 #
 # Everything downloaded or built goes to BUILD_DIR/interop:
 #   apt/        a private deb-src list and its indexes (the system's apt
@@ -27,7 +34,9 @@ export PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH
 export DEBIAN_FRONTEND=noninteractive
 ulimit -c 0
 
-[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+RUNS_ONLY=0
+[ "${1:-}" = --runs ] && { RUNS_ONLY=1; shift; }
+[ $# -eq 1 ] || { echo "usage: $0 [--runs] BUILD_DIR" >&2; exit 2; }
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=$(cd "$1" && pwd) || exit 2
 W=$B/interop
@@ -43,11 +52,16 @@ skip() { echo "SKIP $*"; nskip=$((nskip + 1)); }
 info() { echo "     $*"; }
 die()  { echo "FAIL $*"; echo "interop: $npass passed, $((nfail + 1)) failed"; exit 1; }
 
+kvm_usable() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+
 echo "== interop: QEMU's NVMM accelerator on this libnvmm ($B)"
 
 for f in "$B/libnvmm.so" "$B/smallkern" "$W/pvhguest"; do
 	[ -e "$f" ] || die "setup: $f missing (run it through make interop)"
 done
+
+# Everything up to the guest runs happens on the host, never with --runs.
+if [ $RUNS_ONLY = 0 ]; then
 
 # ------------------------------------------------------------------------
 # Packages: QEMU's build dependencies, firmware, apt-get source's tools.
@@ -199,14 +213,35 @@ else
 	fail "exports: $nexp nvmm_* exported; other symbols: '$(echo $other)'; clashing with QEMU: '$(echo $clash)'"
 fi
 
+# No KVM here: the guest runs go to the AMD-V test machine.
+if [ "${VM:-}" != 0 ] && { [ "${VM:-}" = 1 ] || ! kvm_usable; }; then
+	counts=$W/vm-counts
+	rm -f "$counts"
+	echo "-- the guest runs happen in the AMD-V test machine (vm/)"
+	INTEROP_COUNTS=$counts "$TOP/vm/run" -t "${VM_TIMEOUT:-5400}" \
+	    bash "$TOP/interop/run.sh" --runs "$B"
+	rc=$?
+	if [ -s "$counts" ]; then
+		read -r p f s < "$counts"
+		npass=$((npass + p)); nfail=$((nfail + f)); nskip=$((nskip + s))
+	fi
+	[ $rc -eq 0 ] && [ -s "$counts" ] ||
+		fail "the AMD-V test machine did not finish the guest runs (exit $rc)"
+	echo "interop: $npass passed, $nfail failed, $nskip skipped"
+	[ $nfail = 0 ]
+	exit
+fi
+
+fi	# [ $RUNS_ONLY = 0 ]
+
 # ------------------------------------------------------------------------
 # Guest runs.
 # ------------------------------------------------------------------------
 
 KVM_OK=1
-if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
+if ! kvm_usable; then
 	KVM_OK=0
-	skip "nvmm and kvm runs: /dev/kvm cannot be opened (only tcg runs)"
+	fail "nvmm and kvm runs: /dev/kvm cannot be used here (VM=0?): only tcg runs"
 fi
 
 # wait_for FILE CONDITION SECONDS PIDFILE: until FILE has N lines
@@ -443,5 +478,9 @@ for a in $ACCELS; do
 	fi
 done
 
+if [ $RUNS_ONLY = 1 ] && [ -n "${INTEROP_COUNTS:-}" ]; then
+	echo "$npass $nfail $nskip" > "$INTEROP_COUNTS"
+	exit 0
+fi
 echo "interop: $npass passed, $nfail failed, $nskip skipped"
 [ $nfail = 0 ]

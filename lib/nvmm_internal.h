@@ -128,6 +128,19 @@ struct nvmm_backend {
 
 extern const struct nvmm_backend nvmm_kvm_x86_64;
 
+/*
+ * The kind of KVM underneath, known after nvmm_init(): where hosts differ
+ * in ways the library cannot hide (docs/hosts.md), tests and nvmmctl ask.
+ */
+enum nvmm_kvm_host {
+	NVMM_KVM_HOST_UNKNOWN,
+	NVMM_KVM_HOST_AMD,	/* kvm_amd: AMD-V (SVM) */
+	NVMM_KVM_HOST_INTEL,	/* kvm_intel: VT-x (VMX) */
+	NVMM_KVM_HOST_PVM,	/* kvm_pvm: guest CPL0 emulated */
+};
+enum nvmm_kvm_host nvmm_kvm_host(void);
+const char *nvmm_kvm_host_name(enum nvmm_kvm_host);
+
 /* VCPU and memory ioctls issued so far, KVM_RUN excepted: tests check
    that the exit path makes none. */
 extern _Atomic unsigned long nvmm_kvm_ioctls;

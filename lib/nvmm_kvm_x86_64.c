@@ -149,6 +149,7 @@ static uint32_t kvm_host_mxcsr_mask;
 static uint64_t kvm_quirks;			/* quirks we disable */
 static uint32_t kvm_nslots;
 static int kvm_kick_signo;
+static enum nvmm_kvm_host kvm_host = NVMM_KVM_HOST_UNKNOWN;
 /* Does KVM retire a plain OUT before exiting?  -1: not seen yet. */
 static _Atomic int kvm_out_retired = -1;
 
@@ -231,6 +232,44 @@ kvm_check(int cap)
 	return ioctl(kvm_fd, KVM_CHECK_EXTENSION, cap);
 }
 
+/*
+ * Which KVM module serves /dev/kvm.  kvm_pvm stands beside kvm_amd or
+ * kvm_intel and wins; a KVM built into the kernel still has its
+ * /sys/module directory (it has parameters).
+ */
+static enum nvmm_kvm_host
+kvm_host_detect(void)
+{
+	if (access("/sys/module/kvm_pvm", F_OK) == 0)
+		return NVMM_KVM_HOST_PVM;
+	if (access("/sys/module/kvm_amd", F_OK) == 0)
+		return NVMM_KVM_HOST_AMD;
+	if (access("/sys/module/kvm_intel", F_OK) == 0)
+		return NVMM_KVM_HOST_INTEL;
+	return NVMM_KVM_HOST_UNKNOWN;
+}
+
+enum nvmm_kvm_host
+nvmm_kvm_host(void)
+{
+	return kvm_host;
+}
+
+const char *
+nvmm_kvm_host_name(enum nvmm_kvm_host h)
+{
+	switch (h) {
+	case NVMM_KVM_HOST_AMD:
+		return "AMD-V (kvm_amd)";
+	case NVMM_KVM_HOST_INTEL:
+		return "VT-x (kvm_intel)";
+	case NVMM_KVM_HOST_PVM:
+		return "PVM (kvm_pvm)";
+	default:
+		return "unknown";
+	}
+}
+
 static int
 kvm_init(void)
 {
@@ -293,6 +332,7 @@ kvm_init(void)
 	}
 	kvm_supported = c;
 	kvm_host_mxcsr_mask = kvm_host_mxcsr();
+	kvm_host = kvm_host_detect();
 
 	/* The kick signal: no SA_RESTART, so KVM_RUN returns EINTR. */
 	kvm_kick_signo = SIGRTMAX - 2;

@@ -31,6 +31,6 @@ stress-tsan-build:
 # t_stress under TSan (STRESS_SECONDS per variant; any report fails it),
 # then the hygiene cycles at full length on the normal build.
 stress: stress-tsan-build $(B)/tests/t_hygiene
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-	    $(TSAN_B)/tests/t_stress $(STRESS_SECONDS)
-	$(B)/tests/t_hygiene $(HYGIENE_CYCLES)
+	vm/with-kvm sh -c 'TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	    $(TSAN_B)/tests/t_stress $(STRESS_SECONDS) && \
+	    $(B)/tests/t_hygiene $(HYGIENE_CYCLES)'

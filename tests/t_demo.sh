@@ -24,7 +24,7 @@ if [ ! -f "$SK" ]; then
 	echo "FAIL: $SK is not built"
 	exit 1
 fi
-if ! ( : <>/dev/kvm ) 2>/dev/null; then
+if ! { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }; then
 	echo "SKIP: cannot open /dev/kvm (missing or no permission)"
 	exit 77
 fi

@@ -34,11 +34,10 @@ done <bad.list
 [ $n -ge 30 ] || fail "only $n bad images generated"
 
 # --- Good images (need /dev/kvm). -----------------------------------------
-if ! ( : <>/dev/kvm ) 2>/dev/null; then
-	echo "note: cannot open /dev/kvm (missing or no permission):" \
-	    "the two good-image cases are skipped"
+if ! kvm_usable; then
+	echo "SKIP: /dev/kvm is not usable: the two good-image cases cannot run"
 	[ $fails -eq 0 ] || exit 1
-	exit 0
+	exit 77
 fi
 
 HDR='[+] NVMM initialization succeeded

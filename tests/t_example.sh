@@ -79,7 +79,7 @@ if [ $fails -ne 0 ]; then
 	echo "$fails failure(s)"
 	exit 1
 fi
-if ! ( : <>/dev/kvm ) 2>/dev/null; then
+if ! { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }; then
 	echo "SKIP: cannot open /dev/kvm (missing or no permission): not run"
 	exit 77
 fi

@@ -96,7 +96,7 @@ else
 	elif [ ! -e /dev/kvm ]; then
 		echo "note: no /dev/kvm: permission case skipped"
 	elif setpriv --reuid=nobody --regid=nogroup --clear-groups \
-	    sh -c ': <>/dev/kvm' 2>/dev/null; then
+	    sh -c 'test -r /dev/kvm && test -w /dev/kvm' 2>/dev/null; then
 		echo "note: nobody may open /dev/kvm: permission case skipped"
 	elif ! setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	    sh -c 'test -x ./toyvirt && test -r ./tiny.elf' 2>/dev/null; then

@@ -2,7 +2,7 @@
 #
 # Set B (the build directory) and HERE (tests/) before sourcing.  tv_init
 # [kvm] sets TV (toyvirt, made absolute), checks that it is built (FAIL,
-# exit 1, otherwise), that /dev/kvm opens when asked (SKIP, exit 77) and
+# exit 1, otherwise), that /dev/kvm is usable when asked (SKIP, exit 77) and
 # that python3 exists (SKIP), makes a temporary directory T holding the
 # images tests/toyvirt_elfgen.py writes, and moves into it.  At exit the
 # script's tv_on_exit runs, if it defines one, then T is removed.
@@ -15,6 +15,12 @@ tv_cleanup() {
 	rm -rf "$T"
 }
 
+# kvm_usable: /dev/kvm is a character device we may read and write.  A
+# test only looks: opening it for writing would create a file where none is.
+kvm_usable() {
+	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]
+}
+
 tv_init() {
 	TV=${TOYVIRT:-$B/toyvirt}
 	case "$TV" in /*) ;; *) TV=$(pwd)/$TV ;; esac
@@ -22,7 +28,7 @@ tv_init() {
 		echo "FAIL: $TV is not built"
 		exit 1
 	fi
-	if [ "$1" = kvm ] && ! ( : <>/dev/kvm ) 2>/dev/null; then
+	if [ "${1:-}" = kvm ] && ! kvm_usable; then
 		echo "SKIP: cannot open /dev/kvm (missing or no permission)"
 		exit 77
 	fi
