@@ -87,8 +87,10 @@ $(B)/libnvmm.so: $(B)/libnvmm.so.$(SOVERSION).$(SOMINOR)
 	ln -sf libnvmm.so.$(SOVERSION).$(SOMINOR) $(B)/$(SONAME)
 	ln -sf $(SONAME) $@
 
-# Only the tests may see the library's private headers.
+# Only the tests and nvmmctl (the host kind) see the library's private
+# headers.
 $(O)/tests/%.o: PRIV_CFLAGS = -Ilib
+$(O)/tools/%.o: PRIV_CFLAGS = -Ilib
 
 # Programs link the static library: they run from build/ without setup.
 $(B)/toyvirt: $(TOYVIRT_SRCS:%.c=$(O)/%.o) $(B)/libnvmm.a

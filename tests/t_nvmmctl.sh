@@ -96,6 +96,15 @@ nvmm: Arch VCPU conf 0x3<CPUID,TPR>
 nvmm: Guest FPU states 0x3<x87,SSE>'
 head -n 8 "$tmp/id.out" >"$tmp/id.head"
 check "identify (first 8 lines)" "$tmp/id.head" "$IDENTIFY"
+# Line 9 names the kind of KVM host, which the KVM module loaded tells.
+if [ -d /sys/module/kvm_pvm ]; then host="PVM (kvm_pvm)"
+elif [ -d /sys/module/kvm_amd ]; then host="AMD-V (kvm_amd)"
+elif [ -d /sys/module/kvm_intel ]; then host="VT-x (kvm_intel)"
+else host=unknown
+fi
+sed -n 9p "$tmp/id.out" >"$tmp/id.host"
+check "identify: the host kind" "$tmp/id.host" \
+    "nvmm: Backend Linux KVM on $host; differences from NetBSD NVMM:"
 # Any further lines are the backend notes, all in the "nvmm: " style.
 if tail -n +9 "$tmp/id.out" | grep -v '^nvmm: ' >/dev/null; then
 	echo "FAIL: identify line not starting with 'nvmm: ':"

@@ -11,7 +11,9 @@
  *				for every machine id of the host
  *
  * humanize_number(3) and snprintb(3) do not exist on Linux; the two
- * formats used here are reimplemented below.
+ * formats used here are reimplemented below.  The kind of KVM host is
+ * the library's private knowledge (nvmm_internal.h): the public API has
+ * no word for it.
  */
 
 #ifndef _GNU_SOURCE
@@ -27,6 +29,7 @@
 #include <time.h>
 
 #include <nvmm.h>
+#include "nvmm_internal.h"
 
 /* -------------------------------------------------------------------------
  * Formatting.
@@ -129,7 +132,6 @@ static const char *const xcr0_names[] = {
  * fixed here; printed after the 8 lines NetBSD's nvmmctl prints.
  */
 static const char *const kvm_differences[] = {
-	"Backend Linux KVM; differences from NetBSD NVMM:",
 	"  CPUID conf: exit entries refused (EINVAL), "
 	    "no change after the first run (EBUSY)",
 	"  TPR_CHANGED: reported when CR8 changed, before the exit that "
@@ -170,6 +172,8 @@ cmd_identify(void)
 	    NELEM(xcr0_names));
 	printf("nvmm: Guest FPU states %s\n", buf);
 
+	printf("nvmm: Backend Linux KVM on %s; differences from NetBSD "
+	    "NVMM:\n", nvmm_kvm_host_name(nvmm_kvm_host()));
 	for (i = 0; i < NELEM(kvm_differences); i++)
 		printf("nvmm: %s\n", kvm_differences[i]);
 }
