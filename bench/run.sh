@@ -69,7 +69,13 @@ fi
 # Tabulate: rows in a fixed order, ratio = ours / baseline (medians).
 # ------------------------------------------------------------------------
 
-awk -v date="$(date -u '+%Y-%m-%d %H:%M UTC')" -v host="$(uname -r)" '
+# Where this ran: the KVM host kind (nvmmctl identify says it) and whether
+# that KVM is the emulated AMD-V test machine's.
+kind=$("$B/nvmmctl" identify 2>/dev/null | sed -n 's/^nvmm: Backend Linux KVM on \(.*\); .*/\1/p')
+where="this host"
+[ "${VM_GUEST:-}" = 1 ] && where="the AMD-V test machine (QEMU TCG, emulated: only ratios count)"
+awk -v date="$(date -u '+%Y-%m-%d %H:%M UTC')" -v host="$(uname -r)" \
+    -v kind="${kind:-unknown}" -v where="$where" '
 BEGIN {
 	nrow = split("out mmio state msr stop start_raw start_qemu machines rss", order, " ")
 	title["out"] = "OUT loop, run+assist_io"
@@ -96,7 +102,7 @@ $1 == "FAIL" && $2 == "start" { fail["start_raw"] = fail["start_qemu"] = 1 }
 $1 == "INFO" { info[ninfo++] = substr($0, 6) }
 function cell(a, b, u) { return sprintf("%.2f/%.2f %s", a, b, u) }
 END {
-	printf("libnvmm benchmarks, %s, kernel %s (ratio = ours/baseline medians)\n", date, host)
+	printf("libnvmm benchmarks, %s, kernel %s, KVM on %s, in %s (ratio = ours/baseline medians)\n", date, host, kind, where)
 	printf("%-34s %-22s %-22s %-15s %-16s %-10s %s\n", "measure", "ours p50/p99",
 	    "baseline p50/p99", "samples", "ratio", "goal", "met?")
 	met = 0
