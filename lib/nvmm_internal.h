@@ -170,4 +170,13 @@ int nvmm_mem_read_phys(struct nvmm_mach_priv *, gpaddr_t gpa, void *buf,
 size_t nvmm_mem_read_linear(struct nvmm_mach_priv *, struct nvmm_vcpu_priv *,
     gvaddr_t gva, void *buf, size_t len);
 
+/*
+ * Walks the VCPU's page tables for gva and says whether a paging-structure
+ * entry had to be read outside the guest memory the backend maps (where
+ * KVM cannot walk): 1 if so, else 0 (the walk worked or failed on the
+ * entries' own contents).
+ */
+int nvmm_mem_tables_outside(struct nvmm_mach_priv *, struct nvmm_vcpu_priv *,
+    gvaddr_t gva);
+
 #endif

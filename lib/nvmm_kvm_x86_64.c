@@ -65,6 +65,13 @@
 #define RFLAGS_RF		0x10000ULL
 #define CR4_OSXSAVE		(1ULL << 18)
 #define EFER_LMA		(1ULL << 10)
+#define CR0_PG			(1ULL << 31)
+#define EXC_UD			6
+
+/* The nested-page exits KVM's MMIO faults come from: SVM VMEXIT_NPF, VMX
+   EPT misconfiguration (KVM marks MMIO pages with misconfigured EPTEs). */
+#define SVM_EXIT_NPF		0x400ULL
+#define VMX_EXIT_EPT_MISCONFIG	49ULL
 
 /* CR4 bits NVMM lets the guest have (nvmm-api.md 4.3). */
 #define CR4_NVMM_VALID		0x370fffULL
@@ -131,6 +138,7 @@ struct kvm_vcpu_be {
 	uint32_t topo_nvcpus;	/* leaf 0xB's VCPU count in that table */
 	bool xcr0_volatile;	/* the guest may have changed XCR0 */
 	uint64_t xcr0;		/* last XCR0 known to KVM */
+	bool shutdown;		/* shut down, KVM re-initialised it (SVM) */
 
 	/* NVMM window state KVM does not keep. */
 	bool int_window;	/* int_window_exiting */
@@ -1268,6 +1276,27 @@ vcpu_revive(struct kvm_vcpu_be *kv)
 	struct kvm_vcpu_events *ev = &kv->run->s.regs.events;
 	struct nvmm_cpuid_conf conf[NVMM_CPUID_MAXOPS];
 	size_t nconf = kv->common.ncpuid_conf;
+	int i, ret;
+
+	/*
+	 * KVM may still owe the old VCPU the end of its last instruction
+	 * (an IO, MMIO or MSR exit the client never completed, or an exit
+	 * held back): KVM_RUN would finish it on the new VCPU's state,
+	 * e.g. skip an OUT at the same RIP (SVM exits with RIP on it) or
+	 * write RAX.  Finish it now, without entering the guest; what it
+	 * changes is overwritten below.  String I/O may need several
+	 * rounds; the client's old registers are not loaded (they may be
+	 * invalid and fail the run before KVM completes anything).
+	 */
+	if (kv->ran) {
+		kv->run->kvm_dirty_regs = 0;
+		kv->run->msr.error = 0;
+		for (i = 0; i < 4096; i++) {
+			ret = kvm_complete(kv);
+			if (ret != 0)
+				break;
+		}
+	}
 
 	memcpy(conf, kv->common.cpuid_conf, sizeof(conf));
 	memset(&kv->common, 0, sizeof(kv->common));
@@ -1279,6 +1308,7 @@ vcpu_revive(struct kvm_vcpu_be *kv)
 	kv->int_window = false;
 	kv->nmi_window = false;
 	kv->tpr_seen = 0;
+	kv->shutdown = false;
 	kv->cpuid_dirty = true;		/* must match what KVM has */
 	/* No event of the old VCPU survives. */
 	memset(&ev->exception, 0, sizeof(ev->exception));
@@ -1540,6 +1570,61 @@ guest_nmi_done(struct kvm_vcpu_be *kv)
 	const struct kvm_vcpu_events *ev = &kv->run->s.regs.events;
 
 	return !ev->nmi.masked && !ev->nmi.pending && !ev->nmi.injected;
+}
+
+/* Forgets the exception KVM has queued (all queued events unless
+   exc_only); KVM is told at the next KVM_RUN. */
+static void
+event_drop(struct kvm_vcpu_be *kv, bool exc_only)
+{
+	struct kvm_vcpu_events *ev = &kv->run->s.regs.events;
+
+	memset(&ev->exception, 0, sizeof(ev->exception));
+	if (!exc_only) {
+		ev->nmi.injected = 0;
+		ev->interrupt.injected = 0;
+	}
+	kv->run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+}
+
+/*
+ * KVM cannot walk guest page tables that lie outside the memory slots
+ * (to KVM they are MMIO).  When delivering an event needs such a walk,
+ * KVM_RUN loops inside the kernel for ever (nested page fault, emulation,
+ * #PF queued, the same nested page fault...) and never exits; hardware
+ * would read all ones there, fault and shut down.  A KVM_RUN interrupted
+ * (a kick, a signal) shows the loop: an event still queued whose IDT gate
+ * can only be reached through such tables.
+ */
+static bool
+delivery_stuck(struct kvm_vcpu_be *kv)
+{
+	const struct kvm_sync_regs *s = &kv->run->s.regs;
+	const struct kvm_vcpu_events *ev = &s->events;
+	const struct kvm_sregs *sr = &s->sregs;
+	uint64_t vec, size, la;
+	int e = errno, r;
+
+	if (ev->exception.injected || ev->exception.pending)
+		vec = ev->exception.nr;
+	else if (ev->nmi.injected)
+		vec = 2;
+	else if (ev->interrupt.injected)
+		vec = ev->interrupt.nr;
+	else
+		return false;
+	if (!(sr->cr0 & CR0_PG))
+		return false;
+	size = (sr->efer & EFER_LMA) ? 16 : 8;
+	/* Past the limit: #GP, #DF, then a shutdown KVM does itself. */
+	if (vec * size + size - 1 > sr->idt.limit)
+		return false;
+	la = sr->idt.base + vec * size;
+	if (!(sr->efer & EFER_LMA))
+		la &= 0xffffffffULL;
+	r = nvmm_mem_tables_outside(kv->common.mach, &kv->common, la);
+	errno = e;
+	return r == 1;
 }
 
 /* -------------------------------------------------------------------------
@@ -1933,6 +2018,14 @@ exit_translate(struct kvm_vcpu_be *kv)
 		return 1;
 	case KVM_EXIT_SHUTDOWN:
 		x->reason = NVMM_VCPU_EXIT_SHUTDOWN;
+		/*
+		 * The VMCB is undefined after a shutdown intercept (AMD APM
+		 * vol 2), so kvm_amd INITs the VCPU before it exits:
+		 * the state is gone and the next KVM_RUN would start at the
+		 * reset vector.  NVMM keeps a shut-down VCPU shut down until
+		 * the client loads a new state (kvm_vcpu_run).
+		 */
+		kv->shutdown = kvm_host == NVMM_KVM_HOST_AMD;
 		return 1;
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
 		if (!kv->int_window)
@@ -1950,6 +2043,17 @@ exit_translate(struct kvm_vcpu_be *kv)
 		/* E.g. an instruction KVM's emulator cannot run. */
 		x->reason = NVMM_VCPU_EXIT_INVALID;
 		x->u.inv.hwcode = run->internal.suberror;
+		/*
+		 * Without KVM_CAP_EXIT_ON_EMULATION_FAILURE, KVM also queues
+		 * a #UD for the guest when its emulator fails at CPL0.  NVMM
+		 * has no such event: the VCPU must run the client's next
+		 * state as it is, not take a #UD there first.
+		 */
+		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+		    (run->s.regs.events.exception.injected ||
+		    run->s.regs.events.exception.pending) &&
+		    run->s.regs.events.exception.nr == EXC_UD)
+			event_drop(kv, true);
 		return 1;
 	default:
 		x->reason = NVMM_VCPU_EXIT_INVALID;
@@ -1993,6 +2097,19 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 	if (atomic_load((_Atomic int *)(void *)&v->stop)) {
 		x->reason = NVMM_VCPU_EXIT_STOPPED;
 		goto stopped;
+	}
+
+	/*
+	 * A VCPU KVM re-initialised at its shutdown stays shut down, as
+	 * NVMM's does, until the client loads registers of its own.
+	 */
+	if (kv->shutdown) {
+		if (!(kv->dirty & (NVMM_X64_STATE_GPRS | NVMM_X64_STATE_SEGS |
+		    NVMM_X64_STATE_CRS))) {
+			x->reason = NVMM_VCPU_EXIT_SHUTDOWN;
+			goto out;
+		}
+		kv->shutdown = false;
 	}
 
 	/* An exit that came up while completing the previous one. */
@@ -2071,6 +2188,14 @@ kvm_vcpu_run(struct nvmm_vcpu_priv *v)
 		if (tpr_changed(kv, ret))
 			goto out;
 		if (ret == 1) {
+			/* KVM loops on an event it cannot deliver: give up. */
+			if (delivery_stuck(kv)) {
+				event_drop(kv, false);
+				x->reason = NVMM_VCPU_EXIT_INVALID;
+				x->u.inv.hwcode = kvm_host == NVMM_KVM_HOST_INTEL ?
+				    VMX_EXIT_EPT_MISCONFIG : SVM_EXIT_NPF;
+				goto out;
+			}
 			/* Interrupted: a stop, an event, or a foreign signal. */
 			if (atomic_load((_Atomic int *)(void *)&v->stop)) {
 				x->reason = NVMM_VCPU_EXIT_STOPPED;

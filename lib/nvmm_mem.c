@@ -310,6 +310,44 @@ nvmm_mem_read_linear(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v,
 	return done;
 }
 
+/* A table read of nvmm_mem_tables_outside(): notes reads the backend
+   cannot serve (no area, or an area with nothing mapped). */
+struct tables_probe {
+	struct nvmm_mach_priv *m;
+	bool outside;
+};
+
+static int
+read_phys_probe(void *arg, gpaddr_t gpa, void *buf, size_t len)
+{
+	struct tables_probe *p = arg;
+	struct nvmm_area *a = area_find(p->m, gpa, len);
+
+	if (a == NULL || a->slot < 0) {
+		p->outside = true;
+		return -1;
+	}
+	memcpy(buf, (const void *)(a->hva + (gpa - a->gpa)), len);
+	return 0;
+}
+
+int
+nvmm_mem_tables_outside(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v,
+    gvaddr_t gva)
+{
+	struct tables_probe p = { m, false };
+	struct x86_walk_regs r;
+	gpaddr_t gpa;
+	nvmm_prot_t prot;
+
+	if (nvmm_be->vcpu_paging(v, &r.cr0, &r.cr3, &r.cr4, &r.efer) == -1)
+		return 0;
+	pthread_rwlock_rdlock(&m->mem_lock);
+	(void)x86_gva_to_gpa(&r, read_phys_probe, &p, gva, &gpa, &prot);
+	pthread_rwlock_unlock(&m->mem_lock);
+	return p.outside ? 1 : 0;
+}
+
 int
 nvmm_gva_to_gpa(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
     gvaddr_t gva, gpaddr_t *gpa, nvmm_prot_t *prot)

@@ -41,10 +41,11 @@ TAB=$(printf '\t')
 
 # --- Guests that end: status, message, teardown. -----------------------------
 
-# finish NAME: runs NAME.elf to its end (60 s at most); sets rc.
+# finish NAME [INTERVAL]: runs NAME.elf to its end (60 s at most), with
+# events every INTERVAL ms (default: none in that time); sets rc.
 finish() {
 	ncases=$((ncases + 1))
-	timeout -s KILL 60 "$TV" -i 600000 "$1.elf" >"$1.out" 2>"$1.err"
+	timeout -s KILL 60 "$TV" -i "${2:-600000}" "$1.elf" >"$1.out" 2>"$1.err"
 	rc=$?
 	if [ $rc -eq 137 ]; then
 		fail "$1: no end within 60 s (a hang)"
@@ -101,29 +102,44 @@ for g in wild:0x50000000 h_wild_lapic:0xfee00000 h_wild_top:0xfffff000; do
 	fi
 done
 
-# Paging on with the page directory in unbacked memory.
-if finish h_bad_cr3; then
+# Paging on with the page directory in unbacked memory.  Delivering the
+# next exception needs the IDT through those tables: hardware would read
+# all ones and shut down; KVM retries inside KVM_RUN for ever, and the
+# library ends the run (invalid exit) at the next kick, which the
+# injector's events give: so under -i 50 and -i 500 toyvirt ends, with
+# one line on stderr and exit 1 (or, where the host shuts the guest down,
+# with the shutdown and exit 0).
+for i in 50 500; do
+	finish h_bad_cr3 $i || continue
 	if [ $rc -eq 0 ] && grep -qxF "[+] Machine received shutdown" h_bad_cr3.out; then
-		ok "CR3 outside RAM: shutdown"
-	elif [ $rc -eq 1 ] && grep -q "^toyvirt: guest died: " h_bad_cr3.err; then
-		ok "CR3 outside RAM: $(cat h_bad_cr3.err)"
+		ok "CR3 outside RAM (-i $i): shutdown"
+	elif [ $rc -eq 1 ] && [ "$(wc -l <h_bad_cr3.err)" -eq 1 ] &&
+	    grep -q "^toyvirt: guest died: " h_bad_cr3.err; then
+		ok "CR3 outside RAM (-i $i): $(cat h_bad_cr3.err)"
 	else
-		fail "h_bad_cr3: exit $rc: $(cat h_bad_cr3.out h_bad_cr3.err)"
+		fail "h_bad_cr3 (-i $i): exit $rc: $(cat h_bad_cr3.out h_bad_cr3.err)"
 	fi
 	grep -qxF "mach>${TAB}paged" h_bad_cr3.out &&
 	    fail "h_bad_cr3: the guest ran on after paging with no tables"
-fi
+done
 
-# MMIO at the top of the physical space, above 128 GiB, across page edges
-# (MMIO/MMIO, MMIO/LAPIC, RAM/MMIO): every GPA reported exactly, reads of
-# nothing give all ones.
+# MMIO at the top of the physical space (the guest reads MAXPHYADDR from
+# CPUID and prints it), above 128 GiB, across page edges (MMIO/MMIO,
+# MMIO/LAPIC, RAM/MMIO): every GPA reported exactly, reads of nothing give
+# all ones.
 if finish h_mmio; then
-	if [ $rc -eq 0 ] && grep -qxF "mach>${TAB}phys<48" h_mmio.out; then
-		ok "h_mmio: skipped: this CPU has fewer than 48 physical address bits"
+	phys=$(sed -n "s/^mach>${TAB}phys \([0-9][0-9]\)\$/\1/p" h_mmio.out)
+	if [ -z "$phys" ]; then
+		fail "h_mmio: exit $rc: no MAXPHYADDR line: $(cat h_mmio.out h_mmio.err)"
+	elif [ $rc -eq 0 ] && [ "$phys" -lt 38 ] &&
+	    grep -qxF "mach>${TAB}phys<38" h_mmio.out; then
+		# 128 GiB is no physical address with fewer than 38 bits.
+		ok "h_mmio: MAXPHYADDR $phys < 38: only the CPUID part ran"
 	else
+		top=$(( (1 << phys) - 4096 ))
 		missing=
-		for l in "[!] Unknown MMIO device GPA=0xfffffffff000" \
-		    "[!] Unknown MMIO device GPA=0xfffffffffffe" \
+		for l in "[!] Unknown MMIO device GPA=$(printf '0x%x' $top)" \
+		    "[!] Unknown MMIO device GPA=$(printf '0x%x' $((top + 4094)))" \
 		    "[!] Unknown MMIO device GPA=0x2000000000" \
 		    "[!] Unknown MMIO device GPA=0x2000000010" \
 		    "[!] Unknown MMIO device GPA=0xfedffffe" \
@@ -140,7 +156,7 @@ if finish h_mmio; then
 			fail "h_mmio: exit $rc; missing lines:$missing
 $(cat h_mmio.out h_mmio.err)"
 		else
-			ok "h_mmio: 7 MMIO reports with exact GPAs, reads correct"
+			ok "h_mmio: MAXPHYADDR $phys: 7 MMIO reports with exact GPAs, reads correct"
 		fi
 	fi
 fi
@@ -162,9 +178,15 @@ fi
 
 # start NAME INTERVAL: starts toyvirt in the background with SIGINT and
 # SIGTERM at their defaults (as from a terminal; a shell's background job
-# would ignore SIGINT).  Sets pid.
+# would ignore SIGINT), and without transparent huge pages (prctl
+# PR_SET_THP_DISABLE, kept across exec), so that khugepaged cannot add
+# 2 MiB at a time to the VmHWM measured below.  Sets pid.
 start() {
-	python3 -c 'import os, signal, sys
+	python3 -c 'import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(41, 1, 0, 0, 0)
+except Exception:
+    pass
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 os.execv(sys.argv[1], sys.argv[1:])' "$TV" -i "$2" "$1.elf" >"$1.out" 2>"$1.err" &
@@ -229,9 +251,12 @@ if alive h_forever; then
 	sleep 1
 	if alive h_forever; then
 		n2=$(grep -c . h_forever.out)
-		ng=$(grep -cxF "mach>${TAB}G" h_forever.out)
-		nn=$(grep -cxF "mach>${TAB}N" h_forever.out)
-		ni=$(grep -cxF "mach>${TAB}I" h_forever.out)
+		# An event may come while the guest still prints "forever":
+		# its letter then ends that line ("mach>	fN").  After the
+		# first NMI no other one comes (no IRET), so that one counts.
+		ng=$(grep -cx "mach>${TAB}[a-z]*G" h_forever.out)
+		nn=$(grep -cx "mach>${TAB}[a-z]*N" h_forever.out)
+		ni=$(grep -cx "mach>${TAB}[a-z]*I" h_forever.out)
 		base_hwm=$(hwm $pid)
 		if [ "$n2" -le "$n1" ] || [ "$ng" -eq 0 ] || [ "$nn" -eq 0 ] ||
 		    [ "$ni" -eq 0 ]; then

@@ -536,18 +536,21 @@ def long_mode_on(pml4):
 
 def mmio_guest():
     """4-level paging maps linear 2 MiB + 4 KiB * i to unbacked GPAs: the
-    top of a 48-bit physical space, 128 GiB, the page below the LAPIC, the
-    LAPIC, the last page of RAM and an unbacked page after it.  Reads
+    top page of the physical address space, 128 GiB, the page below the
+    LAPIC, the LAPIC, the last page of RAM and an unbacked page after it.
+    The top comes from CPUID 0x80000008 (MAXPHYADDR, printed first as
+    "phys NN"), so that its PTE has no reserved bit on any CPU.  Reads
     across page edges (MMIO/MMIO, MMIO/LAPIC, RAM/MMIO) and one write;
     each read is checked ('Y': all ones where nothing is).  Prints "mmio
-    done", then triple-faults.  On a CPU with fewer than 48 physical
-    address bits it prints "phys<48" and skips the accesses.  (32-bit PAE
-    paging would do, but kvm_pvm hosts refuse it: #GP at CR0.PG.)"""
+    done", then triple-faults.  With MAXPHYADDR below 38, where 128 GiB
+    is no physical address, it prints "phys<38" and skips the accesses.
+    (32-bit PAE paging would do, but kvm_pvm hosts refuse it: #GP at
+    CR0.PG.)"""
     ram = ((BASE + 0x1000 + 0xfff) & ~0xfff)
     pml4, pdpt, pd, pt = ram, ram + 0x1000, ram + 0x2000, ram + 0x3000
     ram_last = ram + 512 * 1024 - 0x1000
-    pages = [0xfffffffff000, 0x2000000000, 0xfedff000, 0xfee00000,
-             ram_last, 0x7fff0000]
+    pages = [None, 0x2000000000, 0xfedff000, 0xfee00000, ram_last,
+             0x7fff0000]
 
     def store64(a, v):
         return store_dword(a, v & 0xffffffff) + store_dword(a + 4, v >> 32)
@@ -556,18 +559,31 @@ def mmio_guest():
     c += store64(pd, 0x83)                        # 0-2 MiB, 2 MiB page
     c += store64(pd + 8, pt | 3)
     for i, p in enumerate(pages):
-        c += store64(pt + 8 * i, p | 3)
-    c += long_mode_on(pml4)
+        if p is not None:
+            c += store64(pt + 8 * i, p | 3)
+    # mov eax, 0x80000008; cpuid; movzx esi, al; print "phys NN"
+    c += mov_eax(0x80000008) + b"\x0f\xa2" + b"\x0f\xb6\xf0"
+    c += puts("phys ")
+    c += b"\x89\xf0\xb3\x0a\xf6\xf3"            # mov eax, esi; div bl
+    c += b"\x88\xe3\x04\x30" + out_imm(CONSOLE)    # mov bl, ah; tens
+    c += b"\x88\xd8\x04\x30" + out_imm(CONSOLE)    # mov al, bl; ones
+    c += putc("\n")
+    # The top page's PTE: high dword (1 << (MAXPHYADDR - 32)) - 1.
+    top = b"\x89\xf1\x83\xe9\x20"                # mov ecx, esi; sub ecx, 32
+    top += b"\xba\x01\x00\x00\x00\xd3\xe2\x4a"   # mov edx, 1; shl edx, cl; dec
+    top += b"\x89\x15" + u32(pt + 4)               # mov [pt + 4], edx
+    top += store_dword(pt, 0xfffff000 | 3)
+    top += long_mode_on(pml4)
     v = 0x200000
-    acc = load_eax(v) + cmp_eax(0xffffffff) + yes_no_eq()
+    acc = top + load_eax(v) + cmp_eax(0xffffffff) + yes_no_eq()
     acc += load_eax(v + 0xffe) + cmp_eax(0xffffffff) + yes_no_eq()
     acc += store_dword(v + 0x1010, 0x12345678)
     acc += load_eax(v + 0x2ffe) + cmp_eax(0x0000ffff) + yes_no_eq()
     acc += load_eax(v + 0x4ffe) + cmp_eax(0xffff0000) + yes_no_eq()
     acc += putc("\n")
-    small = puts("phys<48\n")
-    # mov eax, 0x80000008; cpuid; cmp al, 48; jb small; acc; jmp over
-    c += mov_eax(0x80000008) + b"\x0f\xa2" + b"\x3c\x30"
+    small = puts("phys<38\n")
+    # cmp esi, 38; jb small; acc; jmp over
+    c += b"\x83\xfe\x26"
     c += b"\x0f\x82" + u32(len(acc) + 5)            # jb rel32
     c += acc + b"\xe9" + u32(len(small)) + small     # jmp rel32
     c += puts("mmio done\n")
