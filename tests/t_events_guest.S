@@ -71,7 +71,8 @@ ev_after_cli_out:
 	nop
 1:	jmp	1b
 
-/* VMMCALL must give #UD (vector 6) at the instruction. */
+/* VMMCALL must give #UD (vector 6) at the instruction (kvm_amd: a KVM
+   hypercall, RAX = -1000; the UD2 after it gives the #UD). */
 ev_vmmcall:
 	vmmcall
 	ud2

@@ -48,6 +48,7 @@ exits_rmw:
 	out	%eax, $0x14
 exits_vmmcall:
 	vmmcall					/* #UD; no IDT: triple fault */
+	out	%eax, $0x15			/* kvm_amd: hypercall returned */
 	ud2
 	.align 16
 exits_buf:
