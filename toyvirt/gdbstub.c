@@ -40,8 +40,9 @@
  * page with nvmm_gva_to_gpa and nvmm_gpa_to_hva; a read stops at the first
  * page that does not translate (E14 if that is the first one).
  *
- * Breakpoints: Z0 writes an int3 (the byte is remembered with its guest
- * physical address and put back on z0, detach and disconnect); Z1 uses
+ * Breakpoints: Z0 uses a free debug register, else writes an int3 (the
+ * byte is remembered with its guest physical address and put back on z0,
+ * detach and disconnect); Z1 uses
  * DR0-DR3; Z2 (write) and Z4 (access) watchpoints of 1, 2, 4 or 8 aligned
  * bytes use DR0-DR3 too; Z3 (read-only) does not exist on x86.  KVM's guest
  * debugging is reached directly (kvmdbg.c).  Single steps use KVM's
@@ -896,24 +897,31 @@ fn_probe(struct tv_vcpu *v, void *arg)
 }
 
 /*
- * On a host whose guest debugging stops at CPL3: is addr in a user page
- * (paging on)?  Then a breakpoint there would never fire, or hand the
- * guest a #BP: it is refused.
+ * On a host whose guest debugging stops at CPL3, or whose breakpoints are
+ * HLTs (KVMDBG_LIM_INT3; at CPL3 an HLT is the guest's #GP): is addr in a
+ * user page (paging on)?  Then a breakpoint there would never fire, or
+ * hand the guest an exception: it is refused.
  */
 static bool
 refused_user(uint64_t addr, const char *what)
 {
 	struct probe_req q;
 
-	if (!(s_limits & KVMDBG_LIM_CPL3))
+	if (!(s_limits & (KVMDBG_LIM_CPL3 | KVMDBG_LIM_INT3)))
 		return false;
 	memset(&q, 0, sizeof(q));
 	q.gva = addr;
 	if (mc_call(g_idx, fn_probe, &q) == -1 || !q.paging || !q.mapped ||
 	    !(q.prot & NVMM_PROT_USER))
 		return false;
-	say("[!] GDB: %s at 0x%" PRIx64 " refused: it is in a user page, and "
-	    "this host's KVM cannot debug guest CPL3 code", what, addr);
+	if (s_limits & KVMDBG_LIM_CPL3)
+		say("[!] GDB: %s at 0x%" PRIx64 " refused: it is in a user "
+		    "page, and this host's KVM cannot debug guest CPL3 code",
+		    what, addr);
+	else
+		say("[!] GDB: %s at 0x%" PRIx64 " refused: it is in a user "
+		    "page, and this host's breakpoints are HLTs, which stop "
+		    "CPL0 code only", what, addr);
 	return true;
 }
 
@@ -931,7 +939,8 @@ swbp_find(uint64_t gva)
 static const char *
 swbp_insert(uint64_t gva)
 {
-	uint8_t orig, cc = 0xcc;
+	/* An HLT where an int3 would not reach KVM: it exits at CPL0. */
+	uint8_t orig, cc = (s_limits & KVMDBG_LIM_INT3) ? 0xf4 : 0xcc;
 	uint64_t gpa;
 
 	if (dbg.nswbp >= MC_MAX_SWBP)
@@ -998,7 +1007,8 @@ slot_take(unsigned type, uint64_t addr, uint64_t kind, unsigned rw,
 {
 	unsigned i;
 
-	if (!(s_support & KVMDBG_USE_HW_BP))
+	if (!(s_support & KVMDBG_USE_HW_BP) ||
+	    (type < 2 && (s_limits & KVMDBG_LIM_DR)))
 		return -1;
 	for (i = 0; i < 4; i++)
 		if (!slots[i].used) {
@@ -1023,7 +1033,9 @@ slot_free(int i)
 
 /*
  * Z0 takes a free debug register first (nothing is written to the
- * guest), an int3 when all four are in use.  Z1 needs a debug register.
+ * guest), an int3 when all four are in use or when debug registers never
+ * fire on this host (KVMDBG_LIM_DR; an HLT where an int3 would not reach
+ * KVM, KVMDBG_LIM_INT3).  Z1 needs a debug register.
  */
 static const char *
 breakpoint(const char *p)
@@ -1063,6 +1075,12 @@ breakpoint(const char *p)
 		}
 		if (!(s_support & KVMDBG_USE_HW_BP))
 			return "";
+		if (s_limits & KVMDBG_LIM_DR) {
+			say("[!] GDB: hardware breakpoint at 0x%" PRIx64
+			    " refused: this host's debug registers never fire",
+			    addr);
+			return "";
+		}
 		if (refused_user(addr, "hardware breakpoint"))
 			return "E01";
 		return slot_take(1, addr, kind, 0, 0) >= 0 ? "OK" : "E28";
@@ -1666,6 +1684,7 @@ session(void)
 	g_idx = 0;
 	c_idx = -1;
 	memset(&dbg, 0, sizeof(dbg));
+	dbg.swbp_hlt = (s_limits & KVMDBG_LIM_INT3) != 0;
 	memset(slots, 0, sizeof(slots));
 	mc_hold_all();
 	if (!mc_wait_held()) {
@@ -1675,6 +1694,11 @@ session(void)
 	memset(&last_stop, 0, sizeof(last_stop));
 	last_stop.sig = GDB_SIGTRAP;
 	say("[+] GDB connected");
+	if (s_limits & KVMDBG_LIM_DR)
+		say("[+] GDB on this host (KVM inside QEMU's TCG) the debug "
+		    "registers never fire and an int3 goes to the guest: "
+		    "break writes an HLT (CPL0 code only), hbreak is refused, "
+		    "watch is gdb's own");
 	for (;;) {
 		len = get_packet();
 		if (len == PK_EOF && mc_ended(NULL)) {

@@ -1,5 +1,6 @@
 /* kvmdbg.c - toyvirt reaches KVM directly (Linux only): guest debugging, which libnvmm does not offer, and naming what an unusable /dev/kvm lacks. */
 
+#include <cpuid.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +24,9 @@
  * Nothing here goes through libnvmm, and nothing here changes what libnvmm
  * keeps: KVM_SET_GUEST_DEBUG only sets KVM's own debug controls (it adds
  * TF to the guest's RFLAGS while single-stepping, which KVM hides from
- * register reads), and the kvm_run page is mapped read-only.  The
- * descriptor stays libnvmm's; toyvirt never closes it.
+ * register reads), and the kvm_run page is mapped read-only.  The one
+ * write is kvmdbg_step_from's: the RIP libnvmm is about to load anyway.
+ * The descriptor stays libnvmm's; toyvirt never closes it.
  */
 
 _Static_assert(KVM_GUESTDBG_ENABLE == KVMDBG_ENABLE &&
@@ -127,12 +129,52 @@ kvmdbg_supported(void)
 	return (uint32_t)n;
 }
 
+/* Is this process on QEMU's TCG (its hypervisor leaf says so)? */
+static bool
+on_qemu_tcg(void)
+{
+	unsigned a, b, c, d;
+	char sig[12];
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & 0x80000000U))
+		return false;		/* no hypervisor */
+	__cpuid(0x40000000, a, b, c, d);
+	memcpy(sig, &b, 4);
+	memcpy(sig + 4, &c, 4);
+	memcpy(sig + 8, &d, 4);
+	return memcmp(sig, "TCGTCGTCGTCG", 12) == 0;
+}
+
 uint32_t
 kvmdbg_host_limits(void)
 {
 	if (access("/sys/module/kvm_pvm", F_OK) == 0)
 		return KVMDBG_LIM_CPL3 | KVMDBG_LIM_WATCH;
+	if (on_qemu_tcg())
+		return KVMDBG_LIM_DR | KVMDBG_LIM_WATCH | KVMDBG_LIM_INT3;
 	return 0;
+}
+
+int
+kvmdbg_step_from(const struct kvmdbg_vcpu *kd, uint64_t rip)
+{
+	struct kvm_regs r;
+
+	if (kd->fd == -1) {
+		errno = EBADF;
+		return -1;
+	}
+	if (ioctl(kd->fd, KVM_GET_REGS, &r) == -1)
+		return -1;
+	if (r.rip == rip)
+		return 0;
+	/*
+	 * KVM_SET_REGS loads the rest as KVM has it; libnvmm's load at the
+	 * run then writes the client's values over all of it, with this
+	 * RIP, where KVM keeps the trap flag.
+	 */
+	r.rip = rip;
+	return ioctl(kd->fd, KVM_SET_REGS, &r);
 }
 
 int

@@ -59,11 +59,33 @@ uint32_t kvmdbg_supported(void);
  * single steps work at CPL0; at CPL3 a hardware breakpoint never fires
  * and a single step or an int3 goes to the guest as #DB or #BP (and the
  * guest then keeps TF in its saved RFLAGS); data breakpoints never fire.
- * Elsewhere (VT-x, AMD-V) there are no limits.
+ * The other is a KVM inside QEMU's TCG (an emulated AMD-V; CPUID leaf
+ * 0x40000000 of the CPU toyvirt runs on says "TCGTCGTCGTCG").  Measured
+ * with QEMU 7.2: nothing in DR0-DR3 ever fires (its VMRUN loads the
+ * guest's DR7 without arming the breakpoints; QEMU 9.1 fixed that), and
+ * an int3 is not intercepted as #BP (QEMU checks only the INTn intercept
+ * for it): the guest gets it, through its IDT.  Single steps work, and so
+ * does an HLT at CPL0, which always exits: there, toyvirt's software
+ * breakpoints are HLTs instead of int3s.  Elsewhere (VT-x, AMD-V
+ * hardware) there are no limits.
  */
 #define KVMDBG_LIM_CPL3		0x1U	/* nothing works at guest CPL3 */
 #define KVMDBG_LIM_WATCH	0x2U	/* data breakpoints never fire */
+#define KVMDBG_LIM_DR		0x4U	/* nothing in DR0-DR3 fires */
+#define KVMDBG_LIM_INT3		0x8U	/* an int3 goes to the guest */
 uint32_t kvmdbg_host_limits(void);
+
+/*
+ * Before a single step: KVM_SET_GUEST_DEBUG takes the step's start from
+ * the RIP KVM holds, and KVM sets the trap flag only while the VCPU is
+ * there.  libnvmm loads registers the client set at the next run, after
+ * that call: a RIP set since the last run (the first run, or a debugger's
+ * "set $pc") would make the step run away.  This gives KVM the RIP
+ * libnvmm will load (`rip`, the client's) first; nothing else changes.
+ * Call on the VCPU's thread while it is not running.  Returns 0, or -1
+ * with errno.
+ */
+int kvmdbg_step_from(const struct kvmdbg_vcpu *kd, uint64_t rip);
 
 /*
  * KVM_SET_GUEST_DEBUG: `control` (0 turns debugging off), DR0-DR3 and DR7

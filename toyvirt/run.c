@@ -158,6 +158,7 @@ static void
 apply_debug(struct tv_vcpu *v, const struct mc_debug *d, bool step)
 {
 	uint32_t ctl = 0;
+	uint64_t rip;
 	unsigned i;
 	bool hw = false;
 
@@ -179,6 +180,10 @@ apply_debug(struct tv_vcpu *v, const struct mc_debug *d, bool step)
 		}
 		ctl &= r_opts.dbg_support | KVMDBG_ENABLE;
 	}
+	/* KVM must see where the step starts (the first run, "set $pc"). */
+	if ((ctl & KVMDBG_SINGLESTEP) && (rip = guest_rip(v)) != UINT64_MAX &&
+	    kvmdbg_step_from(&v->kd, rip) == -1)
+		warn("KVM_SET_REGS on VCPU %u", (unsigned)v->vcpu.cpuid);
 	if (kvmdbg_set(&v->kd, ctl, d->dr, d->dr7) == -1)
 		warn("KVM_SET_GUEST_DEBUG on VCPU %u (control 0x%x)",
 		    (unsigned)v->vcpu.cpuid, ctl);
@@ -313,6 +318,25 @@ is_swbp(const struct tv_vcpu *v, uint64_t rip)
 	return false;
 }
 
+/*
+ * Where an int3 does not reach KVM the breakpoints are HLTs: an HLT exit
+ * just past one of them is that breakpoint.  RIP goes back to it, as it
+ * is at an int3's debug exit, so that the guest runs the original
+ * instruction there once the debugger removes the breakpoint.
+ */
+static enum handled
+hlt_break(struct tv_vcpu *v, uint64_t bp)
+{
+	v->vcpu.state->gprs[NVMM_X64_GPR_RIP] = bp;
+	if (nvmm_vcpu_setstate(r_mach, &v->vcpu, NVMM_X64_STATE_GPRS) == -1) {
+		warn("nvmm_vcpu_setstate");
+		end_machine(v, END_ERROR, NULL);
+		return H_END;
+	}
+	report_stop(v, STOP_SWBREAK, GDB_SIGTRAP, -1, 0, 0);
+	return H_STOP;
+}
+
 /* A KVM debug exit: which breakpoint, watchpoint or step it was. */
 static enum handled
 debug_exit(struct tv_vcpu *v)
@@ -419,6 +443,10 @@ handle_exit(struct tv_vcpu *v, uint64_t since)
 		}
 		return H_CONT;
 	case NVMM_VCPU_EXIT_HALTED:
+		if (v->dbg.active && v->dbg.swbp_hlt)
+			if ((rip = guest_rip(v)) != UINT64_MAX &&
+			    is_swbp(v, rip - 1))
+				return hlt_break(v, rip - 1);
 		if ((ex->exitstate.rflags & PSL_I) || v->idx > 0) {
 			/* Wait for an event, as a halted CPU does. */
 			v->halted = true;

@@ -50,6 +50,7 @@ struct mc_debug {
 	uint64_t dr7;		/* their enables, kinds and lengths */
 	unsigned nswbp;		/* int3s inserted in guest memory */
 	uint64_t swbp[MC_MAX_SWBP];	/* their guest virtual addresses */
+	bool swbp_hlt;		/* they are HLTs (KVMDBG_LIM_INT3) */
 };
 
 struct tv_vcpu {
