@@ -158,8 +158,14 @@ static uint64_t kvm_quirks;			/* quirks we disable */
 static uint32_t kvm_nslots;
 static int kvm_kick_signo;
 static enum nvmm_kvm_host kvm_host = NVMM_KVM_HOST_UNKNOWN;
-/* Does KVM retire a plain OUT before exiting?  -1: not seen yet. */
+/*
+ * Does KVM retire a plain OUT before exiting?  -1: not seen yet.  Upstream
+ * KVM on VMX and SVM never does (its fast PIO path skips the instruction
+ * at the completion): fixed to 0 there at init.  kvm_pvm does; only
+ * there, or on an unknown host, is it learned from the exits.
+ */
 static _Atomic int kvm_out_retired = -1;
+static bool kvm_out_learn = true;
 
 /* The VCPU the current thread is running, for the kick handler. */
 static __thread struct kvm_vcpu_be *kvm_tls_vcpu
@@ -341,6 +347,10 @@ kvm_init(void)
 	kvm_supported = c;
 	kvm_host_mxcsr_mask = kvm_host_mxcsr();
 	kvm_host = kvm_host_detect();
+	if (kvm_host == NVMM_KVM_HOST_AMD || kvm_host == NVMM_KVM_HOST_INTEL) {
+		atomic_store(&kvm_out_retired, 0);
+		kvm_out_learn = false;
+	}
 
 	/* The kick signal: no SA_RESTART, so KVM_RUN returns EINTR. */
 	kvm_kick_signo = SIGRTMAX - 2;
@@ -1806,9 +1816,9 @@ exit_io(struct kvm_vcpu_be *kv)
 				bwd = true;
 			}
 		}
-		if (bwd && !fwd && !b.str)
+		if (kvm_out_learn && bwd && !fwd && !b.str)
 			atomic_store(&kvm_out_retired, 1);
-		if (fwd && !bwd && !d.str)
+		if (kvm_out_learn && fwd && !bwd && !d.str)
 			atomic_store(&kvm_out_retired, 0);
 		retired = atomic_load(&kvm_out_retired);
 		if (bwd && (!fwd || b.str || retired == 1)) {
