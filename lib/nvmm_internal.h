@@ -140,6 +140,8 @@ enum nvmm_kvm_host {
 };
 enum nvmm_kvm_host nvmm_kvm_host(void);
 const char *nvmm_kvm_host_name(enum nvmm_kvm_host);
+/* Is XSAVE offered to guests (does a guest's XSETBV reach KVM)? */
+bool nvmm_kvm_xsave(void);
 
 /* VCPU and memory ioctls issued so far, KVM_RUN excepted: tests check
    that the exit path makes none. */

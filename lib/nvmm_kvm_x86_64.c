@@ -64,6 +64,7 @@
 #define RFLAGS_IF		0x200ULL
 #define RFLAGS_RF		0x10000ULL
 #define CR4_OSXSAVE		(1ULL << 18)
+#define CPUID_1_ECX_XSAVE	(1u << 26)
 #define EFER_LMA		(1ULL << 10)
 #define CR0_PG			(1ULL << 31)
 #define EXC_UD			6
@@ -158,6 +159,7 @@ static uint64_t kvm_quirks;			/* quirks we disable */
 static uint32_t kvm_nslots;
 static int kvm_kick_signo;
 static enum nvmm_kvm_host kvm_host = NVMM_KVM_HOST_UNKNOWN;
+static bool kvm_xsave = true;	/* XSAVE can be offered to guests */
 /*
  * Does KVM retire a plain OUT before exiting?  -1: not seen yet.  Upstream
  * KVM on VMX and SVM never does (its fast PIO path skips the instruction
@@ -284,6 +286,85 @@ nvmm_kvm_host_name(enum nvmm_kvm_host h)
 	}
 }
 
+/*
+ * Does a guest's XSETBV reach KVM?  Every VT-x and AMD-V processor makes
+ * it exit, and KVM keeps the guest's XCR0 from there, loading it at each
+ * entry.  An emulated AMD-V that lacks the XSETBV intercept (QEMU 7.2's
+ * TCG) lets the guest change its XCR0 behind KVM's back, and the next
+ * entry puts KVM's stale value back: a guest that enabled SSE state in
+ * XCR0 then faults in XRSTOR (Linux: "bad frame in rt_sigreturn").  A
+ * real-mode guest of four bytes (XSETBV; HLT) with RAX = 3 tells; where
+ * XCR0 stays 1, XSAVE is not offered in CPUID (README, "By host kind").
+ * XCR0 set by the client still works there (KVM loads it at each entry),
+ * so xcr0_mask does not change.  If the probe itself cannot run, the
+ * hardware rule is assumed.
+ */
+static bool
+kvm_xsetbv_exits(void)
+{
+	static const uint8_t code[] = { 0x0f, 0x01, 0xd1, 0xf4 };
+	struct kvm_userspace_memory_region mr;
+	struct kvm_sregs sr;
+	struct kvm_regs r;
+	struct kvm_xcrs x;
+	struct kvm_run *run = MAP_FAILED;
+	void *ram = MAP_FAILED;
+	int vm = -1, vcpu = -1;
+	bool exits = true;
+	uint32_t i;
+
+	vm = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm == -1)
+		goto out;
+	ram = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+	if (ram == MAP_FAILED)
+		goto out;
+	memcpy(ram, code, sizeof(code));
+	memset(&mr, 0, sizeof(mr));
+	mr.memory_size = 4096;
+	mr.userspace_addr = (uintptr_t)ram;
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &mr) == -1 ||
+	    (vcpu = ioctl(vm, KVM_CREATE_VCPU, 0)) == -1 ||
+	    ioctl(vcpu, KVM_SET_CPUID2, kvm_supported) == -1)
+		goto out;
+	run = mmap(NULL, (size_t)kvm_run_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, vcpu, 0);
+	if (run == MAP_FAILED || ioctl(vcpu, KVM_GET_SREGS, &sr) == -1)
+		goto out;
+	sr.cs.base = 0;
+	sr.cs.selector = 0;
+	sr.cr4 |= CR4_OSXSAVE;
+	memset(&r, 0, sizeof(r));
+	r.rax = 3;			/* x87 | SSE */
+	r.rflags = 0x2;
+	if (ioctl(vcpu, KVM_SET_SREGS, &sr) == -1 ||
+	    ioctl(vcpu, KVM_SET_REGS, &r) == -1 ||
+	    ioctl(vcpu, KVM_RUN, 0) == -1 || run->exit_reason != KVM_EXIT_HLT ||
+	    ioctl(vcpu, KVM_GET_XCRS, &x) == -1)
+		goto out;
+	for (i = 0; i < x.nr_xcrs && i < KVM_MAX_XCRS; i++) {
+		if (x.xcrs[i].xcr == 0)
+			exits = (x.xcrs[i].value & 3) == 3;
+	}
+out:
+	if (run != MAP_FAILED)
+		munmap(run, (size_t)kvm_run_size);
+	if (vcpu != -1)
+		close(vcpu);
+	if (vm != -1)
+		close(vm);
+	if (ram != MAP_FAILED)
+		munmap(ram, 4096);
+	return exits;
+}
+
+bool
+nvmm_kvm_xsave(void)
+{
+	return kvm_xsave;
+}
+
 static int
 kvm_init(void)
 {
@@ -347,6 +428,7 @@ kvm_init(void)
 	kvm_supported = c;
 	kvm_host_mxcsr_mask = kvm_host_mxcsr();
 	kvm_host = kvm_host_detect();
+	kvm_xsave = kvm_xsetbv_exits();
 	if (kvm_host == NVMM_KVM_HOST_AMD || kvm_host == NVMM_KVM_HOST_INTEL) {
 		atomic_store(&kvm_out_retired, 0);
 		kvm_out_learn = false;
@@ -430,6 +512,8 @@ cpuid_filter(struct kvm_cpuid_entry2 *e, nvmm_cpuid_t id, uint32_t nvcpus,
 	case 0x1:
 		e->ebx = (e->ebx & 0x00ffffff) | (id << 24);
 		e->ecx = (e->ecx & 0x6ed83203) | 0x80000000;
+		if (!kvm_xsave)
+			e->ecx &= ~CPUID_1_ECX_XSAVE;
 		e->edx &= 0x9f8bab7f;
 		break;
 	case 0x3: case 0x5: case 0x6: case 0x8: case 0x9: case 0xa: case 0xc:
@@ -458,6 +542,8 @@ cpuid_filter(struct kvm_cpuid_entry2 *e, nvmm_cpuid_t id, uint32_t nvcpus,
 			cpuid_set(e, 0, 0, e->index, id);
 		break;
 	case 0xd:
+		if (!kvm_xsave)
+			return false;
 		if (e->index == 0)
 			cpuid_set(e, NVMM_XCR0_MASK & e->eax, 576, 576, 0);
 		else if (e->index == 1)

@@ -46,22 +46,6 @@ run_io(struct vmt *t)
 	return r;
 }
 
-/* Does this process run on QEMU's TCG (its hypervisor leaf says so)? */
-static int
-on_qemu_tcg(void)
-{
-	unsigned a, b, c, d;
-	char sig[12];
-
-	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & 0x80000000U))
-		return 0;
-	__cpuid(0x40000000, a, b, c, d);
-	memcpy(sig, &b, 4);
-	memcpy(sig + 4, &c, 4);
-	memcpy(sig + 8, &d, 4);
-	return memcmp(sig, "TCGTCGTCGTCG", 12) == 0;
-}
-
 static void
 round_trips(void)
 {
@@ -186,7 +170,7 @@ round_trips(void)
 	CHECK_EQ(st->fpu.fx_opcode, want.fpu.fx_opcode);
 	/* QEMU's TCG (the AMD-V test machine) stores FIP and FDP as 0 in
 	   its XSAVE/FXSAVE, which the host's KVM uses for the guest's FPU. */
-	if (!on_qemu_tcg()) {
+	if (!vmt_on_qemu_tcg()) {
 		CHECK_EQ(st->fpu.fx_ip.fa_64, want.fpu.fx_ip.fa_64);
 		CHECK_EQ(st->fpu.fx_dp.fa_64, want.fpu.fx_dp.fa_64);
 	}

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <cpuid.h>
+
 #include "vmtest.h"
 
 int vmt_failures;
@@ -237,4 +239,20 @@ vmt_rnd(uint64_t *state)
 	*state ^= *state << 25;
 	*state ^= *state >> 27;
 	return *state * 0x2545F4914F6CDD1DULL;
+}
+
+/* Does this process run on QEMU's TCG (its hypervisor leaf says so)? */
+int
+vmt_on_qemu_tcg(void)
+{
+	unsigned a, b, c, d;
+	char sig[12];
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & 0x80000000U))
+		return 0;
+	__cpuid(0x40000000, a, b, c, d);
+	memcpy(sig, &b, 4);
+	memcpy(sig + 4, &c, 4);
+	memcpy(sig + 8, &d, 4);
+	return memcmp(sig, "TCGTCGTCGTCG", 12) == 0;
 }

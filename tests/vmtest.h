@@ -104,6 +104,9 @@ uint64_t vmt_run(struct vmt *);
 uint64_t vmt_gpr(struct vmt *, int gpr);
 void vmt_set_gpr(struct vmt *, int gpr, uint64_t val);
 
+/* Does this process run on QEMU's TCG (its hypervisor leaf says so)? */
+int vmt_on_qemu_tcg(void);
+
 /* Final line and exit status of a test. */
 int vmt_done(const char *name);
 

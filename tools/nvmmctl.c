@@ -176,6 +176,9 @@ cmd_identify(void)
 	    "NVMM:\n", nvmm_kvm_host_name(nvmm_kvm_host()));
 	for (i = 0; i < NELEM(kvm_differences); i++)
 		printf("nvmm: %s\n", kvm_differences[i]);
+	if (!nvmm_kvm_xsave())
+		printf("nvmm: XSAVE hidden from guests: a guest's XSETBV does "
+		    "not reach KVM on this host\n");
 }
 
 static void
