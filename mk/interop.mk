@@ -6,7 +6,7 @@
 
 .PHONY: interop
 
-interop: lib $(B)/smallkern $(B)/interop/pvhguest
+interop: lib $(B)/smallkern $(B)/interop/pvhguest $(B)/interop/lcheck
 	bash interop/run.sh $(B)
 
 # The guest: 32-bit PVH code, assembled and linked on its own (no libc,
@@ -19,3 +19,9 @@ $(B)/interop/pvhguest: $(O)/interop/pvhguest.o interop/pvhguest.ld
 	@mkdir -p $(dir $@)
 	ld -nostdlib -static -z max-page-size=4096 -z noexecstack \
 		-T interop/pvhguest.ld -o $@ $<
+
+# make interop's Linux guest: the checker its init runs, static (the
+# initramfs has no libc).
+$(B)/interop/lcheck: interop/linux/lcheck.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
