@@ -373,7 +373,7 @@ nvmm_vcpu_destroy(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu)
 	return 0;
 }
 
-/* Checks and stores a CPUID configuration entry (nvmm-api.md 3.9). */
+/* Checks and stores a CPUID configuration entry (docs/nvmm-semantics.md 5). */
 static int
 nvmm_vcpu_conf_cpuid(struct nvmm_vcpu_priv *v,
     const struct nvmm_vcpu_conf_cpuid *c)

@@ -130,7 +130,7 @@ extern const struct nvmm_backend nvmm_kvm_x86_64;
 
 /*
  * The kind of KVM underneath, known after nvmm_init(): where hosts differ
- * in ways the library cannot hide (docs/hosts.md), tests and nvmmctl ask.
+ * in ways the library cannot hide (docs/kvm-hosts.md), tests and nvmmctl ask.
  */
 enum nvmm_kvm_host {
 	NVMM_KVM_HOST_UNKNOWN,

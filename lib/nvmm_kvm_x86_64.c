@@ -1,7 +1,7 @@
 /* nvmm_kvm_x86_64.c - the Linux KVM backend of libnvmm for x86-64. */
 
 /*
- * How NVMM maps onto KVM, in short (nvmm-api.md section 12, kvm-host.md):
+ * How NVMM maps onto KVM, in short (docs/kvm-hosts.md):
  *
  * - One KVM VM per machine, no in-kernel irqchip; one KVM VCPU per VCPU,
  *   with the NVMM VCPU id as KVM vcpu id.
@@ -73,13 +73,13 @@
 #define SVM_EXIT_NPF		0x400ULL
 #define VMX_EXIT_EPT_MISCONFIG	49ULL
 
-/* CR4 bits NVMM lets the guest have (nvmm-api.md 4.3). */
+/* CR4 bits NVMM lets the guest have (docs/nvmm-semantics.md 3). */
 #define CR4_NVMM_VALID		0x370fffULL
 
 /* The guest-visible XCR0 bits NVMM supports: x87 and SSE. */
 #define NVMM_XCR0_MASK		0x3ULL
 
-/* Exceptions that push an error code (nvmm-api.md 4.11). */
+/* Exceptions that push an error code (docs/nvmm-semantics.md 6). */
 #define EXC_HAS_ERRCODE		((1u << 8) | (1u << 10) | (1u << 11) | \
 				 (1u << 12) | (1u << 13) | (1u << 14) | \
 				 (1u << 17) | (1u << 21) | (1u << 30))
@@ -391,7 +391,7 @@ kvm_capability(struct nvmm_capability *cap)
 }
 
 /* -------------------------------------------------------------------------
- * CPUID: KVM's supported table, filtered as NVMM does (nvmm-api.md 4.6),
+ * CPUID: KVM's supported table, filtered as NVMM does (docs/nvmm-semantics.md 5),
  * then the VCPU's configured masks.
  * ------------------------------------------------------------------------- */
 
@@ -614,7 +614,7 @@ kvm_vcpu_conf_changed(struct nvmm_vcpu_priv *v)
  * Machines and memory.
  * ------------------------------------------------------------------------- */
 
-/* MSRs KVM handles in the kernel; every other MSR exits (nvmm-api.md 4.5). */
+/* MSRs KVM handles in the kernel; every other MSR exits (docs/nvmm-semantics.md 4). */
 static const struct {
 	uint32_t base;
 	uint32_t n;
@@ -1235,7 +1235,7 @@ kvm_vcpu_paging(struct nvmm_vcpu_priv *v, uint64_t *cr0, uint64_t *cr3,
  * VCPUs.
  * ------------------------------------------------------------------------- */
 
-/* The x86 RESET state as NVMM defines it (nvmm-api.md 4.1). */
+/* The x86 RESET state as NVMM defines it (docs/nvmm-semantics.md 2). */
 static void
 state_reset(struct nvmm_x64_state *st)
 {
@@ -1500,7 +1500,7 @@ kvm_complete(struct kvm_vcpu_be *kv)
  * Events.
  * ------------------------------------------------------------------------- */
 
-/* Puts the client's event into the synced events (nvmm-api.md 4.11). */
+/* Puts the client's event into the synced events (docs/nvmm-semantics.md 6). */
 static int
 event_commit(struct kvm_vcpu_be *kv, const struct nvmm_x86_event *e)
 {

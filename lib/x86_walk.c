@@ -1,7 +1,7 @@
 /* x86_walk.c - guest page-table walk (gva -> gpa) for nvmm_gva_to_gpa and the assists. */
 
 /*
- * Implements nvmm-api.md section 6.1.  Everything read here (CR3, the
+ * Implements docs/nvmm-semantics.md section 7.  Everything read here (CR3, the
  * table entries) is guest-controlled: each paging mode is a fixed,
  * straight-line sequence of at most four entry reads, every table address
  * is masked to the architectural frame bits before use, and all reads go
@@ -10,7 +10,7 @@
  *
  * Deliberate differences from a literal reading of NetBSD's walker:
  *  - bit 7 of a 4 KiB PTE is the PAT bit, not a "large page" bit; it is
- *    ignored (NetBSD fails the walk; spec Q11);
+ *    ignored (NetBSD fails the walk; docs/nvmm-semantics.md D7);
  *  - in 32-bit PAE mode the PDPTE has no R/W or U/S bits (they are
  *    reserved), so only P, NX and PS are looked at there;
  *  - in the two 32-bit modes the linear address is 32 bits wide: bits 63:32

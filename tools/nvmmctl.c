@@ -1,7 +1,7 @@
 /* nvmmctl.c - nvmmctl: identify the host's NVMM support and list its virtual machines. */
 
 /*
- * The NetBSD tool's commands and output formats (nvmm-api.md section 11),
+ * The NetBSD tool's commands and output formats (nvmmctl(8)),
  * written against <nvmm.h> only:
  *
  *	nvmmctl identify	nvmm_init, nvmm_capability: 8 lines of limits
@@ -127,8 +127,8 @@ static const char *const xcr0_names[] = {
  * ------------------------------------------------------------------------- */
 
 /*
- * What the Linux KVM backend cannot do like NetBSD's NVMM (nvmm-api.md
- * section 13, Q21-Q26).  The public API cannot reveal them, so the list is
+ * What the Linux KVM backend cannot do like NetBSD's NVMM (docs/nvmm-semantics.md
+ * section 8).  The public API cannot reveal them, so the list is
  * fixed here; printed after the 8 lines NetBSD's nvmmctl prints.
  */
 static const char *const kvm_differences[] = {

@@ -42,7 +42,7 @@
  * machine first.  The ELF file is read and checked before the VM is
  * created.
  *
- * Differences from the original demo (demo.md section 2): a defensive ELF
+ * Differences from the original demo (docs/toy-machine.md): a defensive ELF
  * loader; unknown devices and MSRs are answered like hardware instead of
  * ending toyvirt; INT_READY / NMI_READY re-inject the parked event and the
  * run goes on (the original ended the run there); HLT with interrupts
@@ -245,7 +245,7 @@ sys_seg(struct nvmm_x64_state_seg *s, unsigned type)
 }
 
 /*
- * demo.md 2.5: 32-bit flat protected mode, paging off, at the entry.  With
+ * docs/toy-machine.md 2: 32-bit flat protected mode, paging off, at the entry.  With
  * the AP-entry note, EBX = the VCPU's index and ESI = the VCPU count.
  */
 static void

@@ -248,7 +248,7 @@ control(struct tv_vcpu *v)
 
 /*
  * This host's KVM sometimes reports a single step before the instruction
- * ran (RIP unchanged, kvm-host.md Q5): step again, a few times at most.
+ * ran (RIP unchanged, docs/kvm-hosts.md): step again, a few times at most.
  */
 static bool
 step_did_not_move(struct tv_vcpu *v)
