@@ -28,6 +28,10 @@ static pthread_mutex_t nvmm_machines_lock = PTHREAD_MUTEX_INITIALIZER;
  */
 static _Atomic unsigned int nvmm_fork_gen;
 
+/* The client sees the stop word as NVMM's volatile int. */
+_Static_assert(sizeof(_Atomic int) == sizeof(int) &&
+    _Alignof(_Atomic int) == _Alignof(int), "stop word layout");
+
 static void
 nvmm_atfork_child(void)
 {
@@ -348,7 +352,7 @@ nvmm_vcpu_create(struct nvmm_machine *mach, nvmm_cpuid_t cpuid,
 	vcpu->state = &v->state;
 	vcpu->event = &v->event;
 	vcpu->exit = &v->exit;
-	vcpu->stop = &v->stop;
+	vcpu->stop = (volatile int *)(void *)&v->stop;
 	return 0;
 }
 
@@ -542,7 +546,7 @@ nvmm_vcpu_stop(struct nvmm_vcpu *vcpu)
 		return -1;
 	}
 	v = nvmm_container_of(vcpu->stop, struct nvmm_vcpu_priv, stop);
-	atomic_store((_Atomic int *)(void *)&v->stop, 1);
+	atomic_store(&v->stop, 1);
 	if (nvmm_be != NULL)
 		nvmm_be->vcpu_kick(v);
 	return 0;

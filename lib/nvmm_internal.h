@@ -76,7 +76,10 @@ struct nvmm_vcpu_priv {
 	struct nvmm_x64_state state __attribute__((__aligned__(64)));
 	struct nvmm_x86_event event;
 	struct nvmm_x86_exit exit;
-	volatile int stop;
+	/* NVMM's ABI hands the client a volatile int * to this word; the
+	   library itself only touches it atomically (same size and
+	   alignment as int, checked in nvmm.c). */
+	_Atomic int stop;
 	_Atomic int event_pending;	/* nvmm_vcpu_inject() was called */
 	/* The event as it was when nvmm_vcpu_inject() was called: another
 	   thread may inject while the VCPU thread runs. */

@@ -87,6 +87,9 @@
 /* Reserved for KVM's VMX real-mode TSS (three pages), as QEMU does. */
 #define KVM_TSS_GPA		0xfffbd000ULL
 
+/* INVALID's hwcode for a KVM exit NVMM has no exit for (libnvmm(3)). */
+#define NVMM_KVM_HWCODE(reason)	(0x10000ULL | (reason))
+
 /* An assist completes at most this many MMIO fragments in one call. */
 #define MMIO_FRAGS_MAX		16
 
@@ -172,6 +175,13 @@ static __thread struct kvm_vcpu_be *kvm_tls_vcpu
     __attribute__((tls_model("initial-exec")));
 static __thread pid_t kvm_tls_tid
     __attribute__((tls_model("initial-exec")));
+
+/* What a step of the run path says: go on, report the exit, or fail. */
+enum {
+	RUN_FAIL = -1,
+	RUN_AGAIN = 0,
+	RUN_EXIT = 1,
+};
 
 static int kvm_complete(struct kvm_vcpu_be *);
 
@@ -1749,7 +1759,7 @@ outs_score(struct kvm_vcpu_be *kv, const struct x86_insn_io *c)
  * non-string OUT, so an instruction at RIP that does not match the exit
  * means RIP is past it.
  */
-static void
+static int
 exit_io(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
@@ -1761,6 +1771,7 @@ exit_io(struct kvm_vcpu_be *kv)
 	int mode = cs_mode(&run->s.regs.sregs);
 	bool fwd, match = false, retired_here = false;
 
+	kv->common.exit.reason = NVMM_VCPU_EXIT_IO;
 	io->in = run->io.direction == KVM_EXIT_IO_IN;
 	io->port = run->io.port;
 	io->operand_size = run->io.size;
@@ -1852,9 +1863,10 @@ exit_io(struct kvm_vcpu_be *kv)
 		    bytes <= kv->run_size - run->io.data_offset)
 			memset((uint8_t *)run + run->io.data_offset, 0xff, bytes);
 	}
+	return RUN_EXIT;
 }
 
-static void
+static int
 exit_mmio(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
@@ -1863,6 +1875,7 @@ exit_mmio(struct kvm_vcpu_be *kv)
 	uint8_t insn[15];
 	size_t n;
 
+	kv->common.exit.reason = NVMM_VCPU_EXIT_MEMORY;
 	mem->prot = run->mmio.is_write ? PROT_WRITE : PROT_READ;
 	mem->gpa = run->mmio.phys_addr;
 	mem->inst_len = 0;	/* as on VMX: KVM gives no instruction bytes */
@@ -1879,6 +1892,7 @@ exit_mmio(struct kvm_vcpu_be *kv)
 		kv->compl_now = !x86_insn_mem_readonly(insn, n,
 		    cs_mode(&run->s.regs.sregs));
 	}
+	return RUN_EXIT;
 }
 
 /*
@@ -1929,7 +1943,7 @@ msr_internal(struct kvm_vcpu_be *kv)
  * injects #GP on error); NVMM leaves that to the client, with RIP on the
  * instruction.  msr_reconcile() joins the two before the next KVM_RUN.
  */
-static void
+static int
 exit_msr(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
@@ -1939,6 +1953,8 @@ exit_msr(struct kvm_vcpu_be *kv)
 	bool is_write;
 	size_t n;
 
+	if (msr_internal(kv))
+		return RUN_AGAIN;	/* KVM completes it at the next run */
 	n = fetch_insn(kv, r->rip, insn, sizeof(insn));
 	if (x86_decode_msr(insn, n, cs_mode(&run->s.regs.sregs), &len,
 	    &is_write) == -1)
@@ -1957,6 +1973,7 @@ exit_msr(struct kvm_vcpu_be *kv)
 		x->u.wrmsr.npc = kv->msr_npc;
 	}
 	kv->compl = COMPL_MSR;
+	return RUN_EXIT;
 }
 
 /*
@@ -1995,80 +2012,104 @@ msr_reconcile(struct kvm_vcpu_be *kv)
 	return 0;
 }
 
+static int
+exit_hlt(struct kvm_vcpu_be *kv)
+{
+	kv->common.exit.reason = NVMM_VCPU_EXIT_HALTED;
+	/* The guest can take interrupts: the window is not needed. */
+	if (kv->run->s.regs.regs.rflags & RFLAGS_IF)
+		kv->int_window = false;
+	return RUN_EXIT;
+}
+
+static int
+exit_shutdown(struct kvm_vcpu_be *kv)
+{
+	kv->common.exit.reason = NVMM_VCPU_EXIT_SHUTDOWN;
+	/*
+	 * The VMCB is undefined after a shutdown intercept (AMD APM vol 2),
+	 * so kvm_amd INITs the VCPU before it exits: the state is gone and
+	 * the next KVM_RUN would start at the reset vector.  NVMM keeps a
+	 * shut-down VCPU shut down until the client loads a new state
+	 * (run_prologue).
+	 */
+	kv->shutdown = kvm_host == NVMM_KVM_HOST_AMD;
+	return RUN_EXIT;
+}
+
+static int
+exit_int_window(struct kvm_vcpu_be *kv)
+{
+	if (!kv->int_window)
+		return RUN_AGAIN;
+	kv->int_window = false;
+	kv->common.exit.reason = NVMM_VCPU_EXIT_INT_READY;
+	return RUN_EXIT;
+}
+
+/* E.g. an instruction KVM's emulator cannot run. */
+static int
+exit_internal_error(struct kvm_vcpu_be *kv)
+{
+	const struct kvm_run *run = kv->run;
+	const struct kvm_vcpu_events *ev = &run->s.regs.events;
+
+	kv->common.exit.reason = NVMM_VCPU_EXIT_INVALID;
+	kv->common.exit.u.inv.hwcode = run->internal.suberror;
+	/*
+	 * Without KVM_CAP_EXIT_ON_EMULATION_FAILURE, KVM also queues a #UD
+	 * for the guest when its emulator fails at CPL0.  NVMM has no such
+	 * event: the VCPU must run the client's next state as it is, not
+	 * take a #UD there first.
+	 */
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+	    (ev->exception.injected || ev->exception.pending) &&
+	    ev->exception.nr == EXC_UD)
+		event_drop(kv, true);
+	return RUN_EXIT;
+}
+
+/* Anything NVMM has no exit for. */
+static int
+exit_invalid(struct kvm_vcpu_be *kv, uint64_t hwcode)
+{
+	kv->common.exit.reason = NVMM_VCPU_EXIT_INVALID;
+	kv->common.exit.u.inv.hwcode = hwcode;
+	return RUN_EXIT;
+}
+
 /*
- * Turns the KVM exit in kv->run into an NVMM exit.  Returns 1 when the
- * exit is for the client, 0 when the run must go on, -1 on error.
+ * Turns the KVM exit in kv->run into an NVMM exit: RUN_EXIT when the exit
+ * is for the client, RUN_AGAIN when the run must go on, RUN_FAIL on error.
  */
 static int
 exit_translate(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
-	struct nvmm_x86_exit *x = &kv->common.exit;
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
-		x->reason = NVMM_VCPU_EXIT_IO;
-		exit_io(kv);
-		return 1;
+		return exit_io(kv);
 	case KVM_EXIT_MMIO:
-		x->reason = NVMM_VCPU_EXIT_MEMORY;
-		exit_mmio(kv);
-		return 1;
+		return exit_mmio(kv);
 	case KVM_EXIT_X86_RDMSR:
 	case KVM_EXIT_X86_WRMSR:
-		if (msr_internal(kv))
-			return 0;
-		exit_msr(kv);
-		return 1;
+		return exit_msr(kv);
 	case KVM_EXIT_HLT:
-		x->reason = NVMM_VCPU_EXIT_HALTED;
-		/* The guest can take interrupts: the window is not needed. */
-		if (run->s.regs.regs.rflags & RFLAGS_IF)
-			kv->int_window = false;
-		return 1;
+		return exit_hlt(kv);
 	case KVM_EXIT_SHUTDOWN:
-		x->reason = NVMM_VCPU_EXIT_SHUTDOWN;
-		/*
-		 * The VMCB is undefined after a shutdown intercept (AMD APM
-		 * vol 2), so kvm_amd INITs the VCPU before it exits:
-		 * the state is gone and the next KVM_RUN would start at the
-		 * reset vector.  NVMM keeps a shut-down VCPU shut down until
-		 * the client loads a new state (kvm_vcpu_run).
-		 */
-		kv->shutdown = kvm_host == NVMM_KVM_HOST_AMD;
-		return 1;
+		return exit_shutdown(kv);
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
-		if (!kv->int_window)
-			return 0;
-		kv->int_window = false;
-		x->reason = NVMM_VCPU_EXIT_INT_READY;
-		return 1;
+		return exit_int_window(kv);
 	case KVM_EXIT_SET_TPR:
-		return 0;	/* TPR changes are found by tpr_changed() */
+		return RUN_AGAIN;	/* found by tpr_changed() */
 	case KVM_EXIT_FAIL_ENTRY:
-		x->reason = NVMM_VCPU_EXIT_INVALID;
-		x->u.inv.hwcode = run->fail_entry.hardware_entry_failure_reason;
-		return 1;
+		return exit_invalid(kv,
+		    run->fail_entry.hardware_entry_failure_reason);
 	case KVM_EXIT_INTERNAL_ERROR:
-		/* E.g. an instruction KVM's emulator cannot run. */
-		x->reason = NVMM_VCPU_EXIT_INVALID;
-		x->u.inv.hwcode = run->internal.suberror;
-		/*
-		 * Without KVM_CAP_EXIT_ON_EMULATION_FAILURE, KVM also queues
-		 * a #UD for the guest when its emulator fails at CPL0.  NVMM
-		 * has no such event: the VCPU must run the client's next
-		 * state as it is, not take a #UD there first.
-		 */
-		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
-		    (run->s.regs.events.exception.injected ||
-		    run->s.regs.events.exception.pending) &&
-		    run->s.regs.events.exception.nr == EXC_UD)
-			event_drop(kv, true);
-		return 1;
+		return exit_internal_error(kv);
 	default:
-		x->reason = NVMM_VCPU_EXIT_INVALID;
-		x->u.inv.hwcode = 0x10000ULL | run->exit_reason;
-		return 1;
+		return exit_invalid(kv, NVMM_KVM_HWCODE(run->exit_reason));
 	}
 }
 
@@ -2093,148 +2134,24 @@ tpr_changed(struct kvm_vcpu_be *kv, int ret)
 	return true;
 }
 
+/* A stop request, seen: it is consumed by the exit that reports it. */
 static int
-kvm_vcpu_run(struct nvmm_vcpu_priv *v)
+run_stopped(struct kvm_vcpu_be *kv)
 {
-	struct kvm_vcpu_be *kv = kvcpu(v);
-	struct nvmm_x86_exit *x = &v->exit;
-	int ret;
+	kv->common.exit.reason = NVMM_VCPU_EXIT_STOPPED;
+	atomic_store(&kv->common.stop, 0);
+	return RUN_EXIT;
+}
 
-	memset(x, 0, sizeof(*x));
-	run_enter(kv);
+/*
+ * KVM refused the state the client loaded: NVMM's entry failure.  Show
+ * the client what KVM really holds.
+ */
+static int
+run_invalid_state(struct kvm_vcpu_be *kv)
+{
+	struct nvmm_x86_exit *x = &kv->common.exit;
 
-	/* A stop request wins over everything and commits nothing. */
-	if (atomic_load((_Atomic int *)(void *)&v->stop)) {
-		x->reason = NVMM_VCPU_EXIT_STOPPED;
-		goto stopped;
-	}
-
-	/*
-	 * A VCPU KVM re-initialised at its shutdown stays shut down, as
-	 * NVMM's does, until the client loads registers of its own.
-	 */
-	if (kv->shutdown) {
-		if (!(kv->dirty & (NVMM_X64_STATE_GPRS | NVMM_X64_STATE_SEGS |
-		    NVMM_X64_STATE_CRS))) {
-			x->reason = NVMM_VCPU_EXIT_SHUTDOWN;
-			goto out;
-		}
-		kv->shutdown = false;
-	}
-
-	/* An exit that came up while completing the previous one. */
-	if (kv->held) {
-		kv->held = false;
-		ret = exit_translate(kv);
-		if (ret == -1)
-			goto fail;
-		if (ret == 1)
-			goto out;
-	}
-
-	/*
-	 * KVM still has the last instruction to finish.  After an MSR exit,
-	 * join the client's completion with KVM's.  After an IO/MMIO exit:
-	 * if the client changed the registers itself (with or without the
-	 * assist), let KVM finish first so that the client's values win;
-	 * otherwise the KVM_RUN below finishes it.
-	 */
-	if (kv->compl == COMPL_MSR) {
-		if (msr_reconcile(kv) == -1)
-			goto fail;
-	} else if (kv->compl != COMPL_NONE && kv->compl_regs &&
-	    (kv->dirty & NVMM_X64_STATE_GPRS)) {
-		if (kvm_complete(kv) == -1)
-			goto fail;
-	}
-
-	if (state_flush(kv) == -1)
-		goto invalid_state;
-
-	/* Window exits NVMM would take before any guest instruction. */
-	if (!atomic_load(&v->event_pending)) {
-		if (kv->int_window && guest_can_take_int(kv)) {
-			kv->int_window = false;
-			x->reason = NVMM_VCPU_EXIT_INT_READY;
-			goto out;
-		}
-		if (kv->nmi_window && guest_nmi_done(kv)) {
-			kv->nmi_window = false;
-			x->reason = NVMM_VCPU_EXIT_NMI_READY;
-			goto out;
-		}
-	}
-
-	for (;;) {
-		/*
-		 * Clear immediate_exit, then look at the stop flag: a stop
-		 * that came after that load has set immediate_exit again (or
-		 * will kick the thread), so KVM_RUN cannot miss it.
-		 */
-		set_immediate_exit(kv, 0);
-		if (atomic_load((_Atomic int *)(void *)&v->stop)) {
-			x->reason = NVMM_VCPU_EXIT_STOPPED;
-			goto stopped;
-		}
-		if (event_take(kv) == -1) {
-			run_leave(kv);
-			exitstate_fill(kv);
-			return -1;	/* EINVAL: the event is dropped */
-		}
-		kv->run->request_interrupt_window = kv->int_window;
-		if (kv->msr_fixup) {
-			kv->run->s.regs.regs.rip = kv->msr_regs.rip;
-			kv->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
-			kv->msr_fixup = false;
-		}
-		ret = kvm_run_once(kv);
-		kv->compl = COMPL_NONE;
-		kv->ran = true;
-		if (ret == -1) {
-			if (errno == EINVAL || errno == EFAULT)
-				goto invalid_state;
-			goto fail;
-		}
-		if (tpr_changed(kv, ret))
-			goto out;
-		if (ret == 1) {
-			/* KVM loops on an event it cannot deliver: give up. */
-			if (delivery_stuck(kv)) {
-				event_drop(kv, false);
-				x->reason = NVMM_VCPU_EXIT_INVALID;
-				x->u.inv.hwcode = kvm_host == NVMM_KVM_HOST_INTEL ?
-				    VMX_EXIT_EPT_MISCONFIG : SVM_EXIT_NPF;
-				goto out;
-			}
-			/* Interrupted: a stop, an event, or a foreign signal. */
-			if (atomic_load((_Atomic int *)(void *)&v->stop)) {
-				x->reason = NVMM_VCPU_EXIT_STOPPED;
-				goto stopped;
-			}
-			if (atomic_load(&v->event_pending))
-				continue;
-			x->reason = NVMM_VCPU_EXIT_NONE;
-			goto out;
-		}
-		ret = exit_translate(kv);
-		if (ret == -1)
-			goto fail;
-		if (ret == 1)
-			break;
-	}
-out:
-	run_leave(kv);
-	exitstate_fill(kv);
-	kv->tpr_seen = kv->run->cr8;
-	return 0;
-
-stopped:
-	atomic_store((_Atomic int *)(void *)&v->stop, 0);
-	goto out;
-
-invalid_state:
-	/* KVM refused the state the client loaded: NVMM's entry failure.
-	   Show the client what KVM really holds. */
 	kv->dirty = 0;
 	kv->cached = 0;
 	kv->run->kvm_dirty_regs = 0;
@@ -2244,14 +2161,160 @@ invalid_state:
 	kv->run->cr8 = kv->run->s.regs.sregs.cr8;
 	x->reason = NVMM_VCPU_EXIT_INVALID;
 	x->u.inv.hwcode = ~0ULL;
-	goto out;
+	return RUN_EXIT;
+}
 
-fail:
-	ret = errno;
+/*
+ * KVM still has the last instruction to finish.  After an MSR exit, join
+ * the client's completion with KVM's.  After an IO/MMIO exit: if the
+ * client changed the registers itself (with or without the assist), let
+ * KVM finish first so that the client's values win; otherwise the next
+ * KVM_RUN finishes it.
+ */
+static int
+run_finish_previous(struct kvm_vcpu_be *kv)
+{
+	if (kv->compl == COMPL_MSR)
+		return msr_reconcile(kv);
+	if (kv->compl != COMPL_NONE && kv->compl_regs &&
+	    (kv->dirty & NVMM_X64_STATE_GPRS))
+		return kvm_complete(kv) == -1 ? -1 : 0;
+	return 0;
+}
+
+/* Window exits NVMM would take before any guest instruction. */
+static int
+run_windows(struct kvm_vcpu_be *kv)
+{
+	struct nvmm_x86_exit *x = &kv->common.exit;
+
+	if (atomic_load(&kv->common.event_pending))
+		return RUN_AGAIN;
+	if (kv->int_window && guest_can_take_int(kv)) {
+		kv->int_window = false;
+		x->reason = NVMM_VCPU_EXIT_INT_READY;
+		return RUN_EXIT;
+	}
+	if (kv->nmi_window && guest_nmi_done(kv)) {
+		kv->nmi_window = false;
+		x->reason = NVMM_VCPU_EXIT_NMI_READY;
+		return RUN_EXIT;
+	}
+	return RUN_AGAIN;
+}
+
+/* Everything before the first KVM_RUN of an nvmm_vcpu_run(). */
+static int
+run_prologue(struct kvm_vcpu_be *kv)
+{
+	int ret;
+
+	/* A stop request wins over everything and commits nothing. */
+	if (atomic_load(&kv->common.stop))
+		return run_stopped(kv);
+	/* A VCPU KVM re-initialised at its shutdown stays shut down, as
+	   NVMM's does, until the client loads registers of its own. */
+	if (kv->shutdown) {
+		if (!(kv->dirty & (NVMM_X64_STATE_GPRS | NVMM_X64_STATE_SEGS |
+		    NVMM_X64_STATE_CRS))) {
+			kv->common.exit.reason = NVMM_VCPU_EXIT_SHUTDOWN;
+			return RUN_EXIT;
+		}
+		kv->shutdown = false;
+	}
+	/* An exit that came up while completing the previous one. */
+	if (kv->held) {
+		kv->held = false;
+		if ((ret = exit_translate(kv)) != RUN_AGAIN)
+			return ret;
+	}
+	if (run_finish_previous(kv) == -1)
+		return RUN_FAIL;
+	if (state_flush(kv) == -1)
+		return run_invalid_state(kv);
+	return run_windows(kv);
+}
+
+/*
+ * KVM_RUN returned EINTR: a stop, an event, a foreign signal, or KVM
+ * looping on an event it cannot deliver (then give up on the event).
+ */
+static int
+run_interrupted(struct kvm_vcpu_be *kv)
+{
+	struct nvmm_x86_exit *x = &kv->common.exit;
+
+	if (delivery_stuck(kv)) {
+		event_drop(kv, false);
+		x->reason = NVMM_VCPU_EXIT_INVALID;
+		x->u.inv.hwcode = kvm_host == NVMM_KVM_HOST_INTEL ?
+		    VMX_EXIT_EPT_MISCONFIG : SVM_EXIT_NPF;
+		return RUN_EXIT;
+	}
+	if (atomic_load(&kv->common.stop))
+		return run_stopped(kv);
+	if (atomic_load(&kv->common.event_pending))
+		return RUN_AGAIN;
+	x->reason = NVMM_VCPU_EXIT_NONE;
+	return RUN_EXIT;
+}
+
+/* One entry into the guest, and what came out of it. */
+static int
+run_guest(struct kvm_vcpu_be *kv)
+{
+	int ret;
+
+	/*
+	 * Clear immediate_exit, then look at the stop flag: a stop that came
+	 * after that load has set immediate_exit again (or will kick the
+	 * thread), so KVM_RUN cannot miss it.
+	 */
+	set_immediate_exit(kv, 0);
+	if (atomic_load(&kv->common.stop))
+		return run_stopped(kv);
+	if (event_take(kv) == -1)
+		return RUN_FAIL;	/* EINVAL: the event is dropped */
+	kv->run->request_interrupt_window = kv->int_window;
+	if (kv->msr_fixup) {
+		kv->run->s.regs.regs.rip = kv->msr_regs.rip;
+		kv->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+		kv->msr_fixup = false;
+	}
+	ret = kvm_run_once(kv);
+	kv->compl = COMPL_NONE;
+	kv->ran = true;
+	if (ret == -1)
+		return (errno == EINVAL || errno == EFAULT) ?
+		    run_invalid_state(kv) : RUN_FAIL;
+	if (tpr_changed(kv, ret))
+		return RUN_EXIT;
+	if (ret == 1)
+		return run_interrupted(kv);
+	return exit_translate(kv);
+}
+
+static int
+kvm_vcpu_run(struct nvmm_vcpu_priv *v)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+	int ret, err;
+
+	memset(&v->exit, 0, sizeof(v->exit));
+	run_enter(kv);
+	ret = run_prologue(kv);
+	while (ret == RUN_AGAIN)
+		ret = run_guest(kv);
+
+	err = errno;
 	run_leave(kv);
 	exitstate_fill(kv);
-	errno = ret;
-	return -1;
+	if (ret == RUN_FAIL) {
+		errno = err;
+		return -1;
+	}
+	kv->tpr_seen = kv->run->cr8;
+	return 0;
 }
 
 /* -------------------------------------------------------------------------
