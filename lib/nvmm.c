@@ -382,61 +382,15 @@ static int
 nvmm_vcpu_conf_cpuid(struct nvmm_vcpu_priv *v,
     const struct nvmm_vcpu_conf_cpuid *c)
 {
-	struct nvmm_cpuid_conf saved[NVMM_CPUID_MAXOPS], *e = NULL;
-	size_t nsaved = v->ncpuid_conf, i;
-	uint32_t set[4], del[4];
+	struct nvmm_x86_cpuid_conf saved = v->cpuid_conf;
+	int err;
 
-	if (c->mask && c->exit) {
-		errno = EINVAL;
+	/* KVM cannot make CPUID exit to user space. */
+	if (nvmm_x86_cpuid_configure(&v->cpuid_conf, c, false) == -1)
 		return -1;
-	}
-	if (c->exit) {
-		/* KVM cannot make CPUID exit to user space. */
-		errno = EINVAL;
-		return -1;
-	}
-	set[0] = c->u.mask.set.eax; set[1] = c->u.mask.set.ebx;
-	set[2] = c->u.mask.set.ecx; set[3] = c->u.mask.set.edx;
-	del[0] = c->u.mask.del.eax; del[1] = c->u.mask.del.ebx;
-	del[2] = c->u.mask.del.ecx; del[3] = c->u.mask.del.edx;
-	if (c->mask) {
-		for (i = 0; i < 4; i++) {
-			if (set[i] & del[i]) {
-				errno = EINVAL;
-				return -1;
-			}
-		}
-	}
-
-	memcpy(saved, v->cpuid_conf, sizeof(saved));
-	for (i = 0; i < v->ncpuid_conf; i++) {
-		if (v->cpuid_conf[i].leaf == c->leaf) {
-			e = &v->cpuid_conf[i];
-			break;
-		}
-	}
-	if (!c->mask) {
-		/* Neither mask nor exit: remove the leaf's entry, if any. */
-		if (e == NULL)
-			return 0;
-		*e = v->cpuid_conf[--v->ncpuid_conf];
-	} else {
-		if (e == NULL) {
-			if (v->ncpuid_conf == NVMM_CPUID_MAXOPS) {
-				errno = ENOBUFS;
-				return -1;
-			}
-			e = &v->cpuid_conf[v->ncpuid_conf++];
-		}
-		e->leaf = c->leaf;
-		memcpy(e->set, set, sizeof(set));
-		memcpy(e->del, del, sizeof(del));
-	}
 	if (nvmm_be->vcpu_conf_changed(v) == -1) {
-		int err = errno;
-
-		memcpy(v->cpuid_conf, saved, sizeof(saved));
-		v->ncpuid_conf = nsaved;
+		err = errno;
+		v->cpuid_conf = saved;
 		errno = err;
 		return -1;
 	}

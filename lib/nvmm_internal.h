@@ -9,11 +9,11 @@
 #include <time.h>
 
 #include "nvmm_registry.h"
+#include "nvmm_x86.h"
 
 #define NVMM_MAX_VCPUS		256
 #define NVMM_MAX_RAM		0x2000000000ULL		/* 128 GiB */
 #define NVMM_MAX_HVAS		32
-#define NVMM_CPUID_MAXOPS	32
 #define NVMM_PAGE_SIZE		4096ULL
 
 #define nvmm_container_of(ptr, type, member) \
@@ -61,12 +61,6 @@ struct nvmm_mach_priv {
 	void *be;		/* backend machine */
 };
 
-struct nvmm_cpuid_conf {
-	uint32_t leaf;
-	uint32_t set[4];	/* eax, ebx, ecx, edx */
-	uint32_t del[4];
-};
-
 /*
  * The machine-independent part of a VCPU.  The backend embeds it in its
  * own VCPU object.  state/event/exit/stop are what the client's
@@ -89,8 +83,7 @@ struct nvmm_vcpu_priv {
 	nvmm_cpuid_t cpuid;
 	struct nvmm_mach_priv *mach;
 
-	struct nvmm_cpuid_conf cpuid_conf[NVMM_CPUID_MAXOPS];
-	size_t ncpuid_conf;
+	struct nvmm_x86_cpuid_conf cpuid_conf;
 	bool tpr_exit;
 };
 

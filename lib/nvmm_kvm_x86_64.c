@@ -37,52 +37,17 @@
 #include <unistd.h>
 
 #include "nvmm_internal.h"
+#include "nvmm_x86.h"
 #include "x86_decode.h"
 
 /* -------------------------------------------------------------------------
- * Architectural constants.
+ * Constants of the mapping onto KVM.
  * ------------------------------------------------------------------------- */
-
-#define MSR_TSC			0x00000010
-#define MSR_PLATFORM_ID		0x00000017
-#define MSR_BIOS_SIGN		0x0000008b
-#define MSR_ARCH_CAPABILITIES	0x0000010a
-#define MSR_SYSENTER_CS		0x00000174
-#define MSR_SYSENTER_ESP	0x00000175
-#define MSR_SYSENTER_EIP	0x00000176
-#define MSR_MISC_ENABLE		0x000001a0
-#define MSR_PAT			0x00000277
-#define MSR_EFER		0xc0000080
-#define MSR_STAR		0xc0000081
-#define MSR_LSTAR		0xc0000082
-#define MSR_CSTAR		0xc0000083
-#define MSR_SFMASK		0xc0000084
-#define MSR_FSBASE		0xc0000100
-#define MSR_GSBASE		0xc0000101
-#define MSR_KERNELGSBASE	0xc0000102
-
-#define RFLAGS_IF		0x200ULL
-#define RFLAGS_RF		0x10000ULL
-#define CR4_OSXSAVE		(1ULL << 18)
-#define EFER_LMA		(1ULL << 10)
-#define CR0_PG			(1ULL << 31)
-#define EXC_UD			6
 
 /* The nested-page exits KVM's MMIO faults come from: SVM VMEXIT_NPF, VMX
    EPT misconfiguration (KVM marks MMIO pages with misconfigured EPTEs). */
 #define SVM_EXIT_NPF		0x400ULL
 #define VMX_EXIT_EPT_MISCONFIG	49ULL
-
-/* CR4 bits NVMM lets the guest have (docs/nvmm-semantics.md 3). */
-#define CR4_NVMM_VALID		0x370fffULL
-
-/* The guest-visible XCR0 bits NVMM supports: x87 and SSE. */
-#define NVMM_XCR0_MASK		0x3ULL
-
-/* Exceptions that push an error code (docs/nvmm-semantics.md 6). */
-#define EXC_HAS_ERRCODE		((1u << 8) | (1u << 10) | (1u << 11) | \
-				 (1u << 12) | (1u << 13) | (1u << 14) | \
-				 (1u << 17) | (1u << 21) | (1u << 30))
 
 /* Reserved for KVM's VMX real-mode TSS (three pages), as QEMU does. */
 #define KVM_TSS_GPA		0xfffbd000ULL
@@ -161,15 +126,6 @@ static uint64_t kvm_quirks;			/* quirks we disable */
 static uint32_t kvm_nslots;
 static int kvm_kick_signo;
 static enum nvmm_kvm_host kvm_host = NVMM_KVM_HOST_UNKNOWN;
-/*
- * Does KVM retire a plain OUT before exiting?  -1: not seen yet.  Upstream
- * KVM on VMX and SVM never does (its fast PIO path skips the instruction
- * at the completion): fixed to 0 there at init.  kvm_pvm does; only
- * there, or on an unknown host, is it learned from the exits.
- */
-static _Atomic int kvm_out_retired = -1;
-static bool kvm_out_learn = true;
-
 /* The VCPU the current thread is running, for the kick handler. */
 static __thread struct kvm_vcpu_be *kvm_tls_vcpu
     __attribute__((tls_model("initial-exec")));
@@ -357,10 +313,10 @@ kvm_init(void)
 	kvm_supported = c;
 	kvm_host_mxcsr_mask = kvm_host_mxcsr();
 	kvm_host = kvm_host_detect();
-	if (kvm_host == NVMM_KVM_HOST_AMD || kvm_host == NVMM_KVM_HOST_INTEL) {
-		atomic_store(&kvm_out_retired, 0);
-		kvm_out_learn = false;
-	}
+	/* Upstream KVM on AMD-V and VT-x skips a plain OUT when it
+	   completes it; other hosts are learned from their exits. */
+	if (kvm_host == NVMM_KVM_HOST_AMD || kvm_host == NVMM_KVM_HOST_INTEL)
+		x86_io_out_retired(0);
 
 	/* The kick signal: no SA_RESTART, so KVM_RUN returns EINTR. */
 	kvm_kick_signo = SIGRTMAX - 2;
@@ -395,177 +351,101 @@ kvm_capability(struct nvmm_capability *cap)
 	cap->arch.mach_conf_support = 0;
 	cap->arch.vcpu_conf_support = NVMM_CAP_ARCH_VCPU_CONF_CPUID |
 	    NVMM_CAP_ARCH_VCPU_CONF_TPR;
-	cap->arch.xcr0_mask = NVMM_XCR0_MASK;
+	cap->arch.xcr0_mask = NVMM_X86_XCR0_MASK;
 	cap->arch.mxcsr_mask = kvm_host_mxcsr_mask;
-	cap->arch.conf_cpuid_maxops = NVMM_CPUID_MAXOPS;
+	cap->arch.conf_cpuid_maxops = NVMM_X86_CPUID_MAXOPS;
 }
 
 /* -------------------------------------------------------------------------
- * CPUID: KVM's supported table, filtered as NVMM does (docs/nvmm-semantics.md 5),
+ * CPUID: KVM's supported table, filtered by NVMM's rules (nvmm_x86.c),
  * then the VCPU's configured masks.
  * ------------------------------------------------------------------------- */
 
-#define CPUID_MAX_BASIC		0x16
-#define CPUID_MAX_EXT		0x80000008
-#define CPUID_HV_BASE		0x40000000
-
-static void
-cpuid_set(struct kvm_cpuid_entry2 *e, uint32_t a, uint32_t b, uint32_t c,
-    uint32_t d)
+/*
+ * Appends a KVM entry to t after NVMM's filter and the client's masks;
+ * false when NVMM hides the leaf.
+ */
+static bool
+cpuid_put(struct kvm_cpuid2 *t, const struct kvm_cpuid_entry2 *src,
+    const struct nvmm_x86_cpuid_ctx *ctx, const struct nvmm_x86_cpuid_conf *conf)
 {
-	e->eax = a;
-	e->ebx = b;
-	e->ecx = c;
-	e->edx = d;
+	struct kvm_cpuid_entry2 *e = &t->entries[t->nent];
+	struct nvmm_x86_cpuid c = {
+		.leaf = src->function, .index = src->index,
+		.regs = { src->eax, src->ebx, src->ecx, src->edx },
+	};
+
+	if (ctx != NULL && !nvmm_x86_cpuid_filter(&c, ctx))
+		return false;
+	nvmm_x86_cpuid_apply(&c, conf);
+	*e = *src;
+	e->eax = c.regs[0];
+	e->ebx = c.regs[1];
+	e->ecx = c.regs[2];
+	e->edx = c.regs[3];
+	t->nent++;
+	return true;
 }
 
-/* Returns false when the entry must be dropped. */
-static bool
-cpuid_filter(struct kvm_cpuid_entry2 *e, nvmm_cpuid_t id, uint32_t nvcpus,
-    uint32_t max_basic, uint32_t max_ext)
+/* The VCPU and the host as the CPUID filter sees them. */
+static void
+cpuid_ctx(struct kvm_vcpu_be *kv, struct nvmm_x86_cpuid_ctx *ctx)
 {
-	uint32_t log2 = 0;
+	const struct kvm_cpuid2 *s = kvm_supported;
+	uint32_t basic = 0, ext = 0x80000000, i;
 
-	if (e->function >= CPUID_HV_BASE && e->function < 0x80000000)
-		return false;	/* KVM's paravirt leaves; NVMM's is added */
-	if (e->function < CPUID_HV_BASE && e->function > max_basic)
-		return false;
-	if (e->function >= 0x80000000 && e->function > max_ext)
-		return false;
-
-	switch (e->function) {
-	case 0x0:
-		e->eax = max_basic;
-		break;
-	case 0x1:
-		e->ebx = (e->ebx & 0x00ffffff) | (id << 24);
-		e->ecx = (e->ecx & 0x6ed83203) | 0x80000000;
-		e->edx &= 0x9f8bab7f;
-		break;
-	case 0x3: case 0x5: case 0x6: case 0x8: case 0x9: case 0xa: case 0xc:
-	case 0xe: case 0xf: case 0x10: case 0x11: case 0x12: case 0x13:
-	case 0x14:
-		cpuid_set(e, 0, 0, 0, 0);
-		break;
-	case 0x7:
-		if (e->index == 0) {
-			e->eax = 0;
-			e->ebx &= 0x019c23c9 | (1u << 10);
-			e->ecx &= 0x1a000705;
-			e->edx &= 0x4410;
-		} else {
-			cpuid_set(e, 0, 0, 0, 0);
-		}
-		break;
-	case 0xb:
-		while ((2u << log2) <= nvcpus)
-			log2++;
-		if (e->index == 0)
-			cpuid_set(e, 0, 0, 0x100, id);
-		else if (e->index == 1)
-			cpuid_set(e, log2, nvcpus, 0x201, id);
-		else
-			cpuid_set(e, 0, 0, e->index, id);
-		break;
-	case 0xd:
-		if (e->index == 0)
-			cpuid_set(e, NVMM_XCR0_MASK & e->eax, 576, 576, 0);
-		else if (e->index == 1)
-			cpuid_set(e, e->eax & 0x7, 0, 0, 0);
-		else
-			return false;
-		break;
-	case 0x1f:
-		e->edx = id;
-		break;
-	case 0x80000000:
-		e->eax = max_ext;
-		break;
-	case 0x80000001:
-		e->ecx &= 0x006309f3;
-		e->edx &= 0xe7d3ab7f;
-		break;
-	case 0x80000007:
-		cpuid_set(e, 0, 0, 0, e->edx & 0x100);
-		break;
-	case 0x80000008:
-		e->ebx &= 0x205;
-		e->edx = 0;
-		break;
-	default:
-		break;
+	for (i = 0; i < s->nent; i++) {
+		if (s->entries[i].function == 0)
+			basic = s->entries[i].eax;
+		if (s->entries[i].function == 0x80000000)
+			ext = s->entries[i].eax;
 	}
-	return true;
+	ctx->vcpu = kv->common.cpuid;
+	ctx->nvcpus = kv->topo_nvcpus ? kv->topo_nvcpus :
+	    kv->common.mach->nvcpus;
+	nvmm_x86_cpuid_limits(ctx, basic, ext);
 }
 
 /* Builds the table of one VCPU; the caller frees it. */
 static struct kvm_cpuid2 *
 cpuid_build(struct kvm_vcpu_be *kv)
 {
-	struct nvmm_vcpu_priv *v = &kv->common;
 	const struct kvm_cpuid2 *s = kvm_supported;
+	const struct nvmm_x86_cpuid_conf *conf = &kv->common.cpuid_conf;
+	struct nvmm_x86_cpuid_ctx ctx;
+	struct kvm_cpuid_entry2 e;
+	struct nvmm_x86_cpuid sig;
 	struct kvm_cpuid2 *t;
-	struct kvm_cpuid_entry2 *e;
-	uint32_t max_basic = 0, max_ext = 0x80000000, i, j, r;
-	uint32_t nvcpus = kv->topo_nvcpus ? kv->topo_nvcpus : v->mach->nvcpus;
-	bool have_b0 = false, have_b1 = false;
+	bool have_b[2] = { false, false };
+	uint32_t i;
 
 	t = calloc(1, sizeof(*t) + (s->nent + 3) * sizeof(t->entries[0]));
 	if (t == NULL)
 		return NULL;
+	cpuid_ctx(kv, &ctx);
 	for (i = 0; i < s->nent; i++) {
-		if (s->entries[i].function == 0)
-			max_basic = s->entries[i].eax;
-		if (s->entries[i].function == 0x80000000)
-			max_ext = s->entries[i].eax;
-	}
-	if (max_basic > CPUID_MAX_BASIC)
-		max_basic = CPUID_MAX_BASIC;
-	if (max_ext > CPUID_MAX_EXT)
-		max_ext = CPUID_MAX_EXT;
-
-	for (i = 0; i < s->nent; i++) {
-		e = &t->entries[t->nent];
-		*e = s->entries[i];
-		if (!cpuid_filter(e, v->cpuid, nvcpus, max_basic, max_ext))
-			continue;
-		if (e->function == 0xb && e->index == 0)
-			have_b0 = true;
-		if (e->function == 0xb && e->index == 1)
-			have_b1 = true;
-		t->nent++;
+		if (cpuid_put(t, &s->entries[i], &ctx, conf) &&
+		    s->entries[i].function == 0xb && s->entries[i].index < 2)
+			have_b[s->entries[i].index] = true;
 	}
 	/* Leaf 0xB carries the VCPU id even if the host has no such leaf. */
-	for (j = 0; j < 2 && max_basic >= 0xb; j++) {
-		if ((j == 0 && have_b0) || (j == 1 && have_b1))
+	for (i = 0; i < 2 && ctx.max_basic >= 0xb; i++) {
+		if (have_b[i])
 			continue;
-		e = &t->entries[t->nent++];
-		memset(e, 0, sizeof(*e));
-		e->function = 0xb;
-		e->index = j;
-		e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-		cpuid_filter(e, v->cpuid, nvcpus, max_basic, max_ext);
+		memset(&e, 0, sizeof(e));
+		e.function = 0xb;
+		e.index = i;
+		e.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+		cpuid_put(t, &e, &ctx, conf);
 	}
-	e = &t->entries[t->nent++];
-	memset(e, 0, sizeof(*e));
-	e->function = CPUID_HV_BASE;
-	/* "___ NVMM ___" */
-	cpuid_set(e, CPUID_HV_BASE, 0x205f5f5f, 0x4d4d564e, 0x5f5f5f20);
-
-	/* The client's masks, on every sub-leaf of their leaf. */
-	for (i = 0; i < t->nent; i++) {
-		e = &t->entries[i];
-		for (j = 0; j < v->ncpuid_conf; j++) {
-			const struct nvmm_cpuid_conf *c = &v->cpuid_conf[j];
-			uint32_t *regs[4] = { &e->eax, &e->ebx, &e->ecx,
-			    &e->edx };
-
-			if (c->leaf != e->function)
-				continue;
-			for (r = 0; r < 4; r++)
-				*regs[r] = (*regs[r] & ~c->del[r]) | c->set[r];
-		}
-	}
+	nvmm_x86_cpuid_signature(&sig);
+	memset(&e, 0, sizeof(e));
+	e.function = sig.leaf;
+	e.eax = sig.regs[0];
+	e.ebx = sig.regs[1];
+	e.ecx = sig.regs[2];
+	e.edx = sig.regs[3];
+	cpuid_put(t, &e, NULL, conf);
 	return t;
 }
 
@@ -624,23 +504,10 @@ kvm_vcpu_conf_changed(struct nvmm_vcpu_priv *v)
  * Machines and memory.
  * ------------------------------------------------------------------------- */
 
-/* MSRs KVM handles in the kernel; every other MSR exits (docs/nvmm-semantics.md 4). */
-static const struct {
-	uint32_t base;
-	uint32_t n;
-} kvm_msr_allowed[] = {
-	{ MSR_TSC, 1 },
-	{ MSR_SYSENTER_CS, 3 },
-	{ MSR_PAT, 1 },
-	{ MSR_EFER, 5 },	/* EFER, STAR, LSTAR, CSTAR, SFMASK */
-	{ MSR_FSBASE, 3 },	/* FS.base, GS.base, KERNELGSBASE */
-};
-
 static int
 kvm_machine_setup(struct kvm_mach *km)
 {
-	static uint8_t allow_bits[sizeof(kvm_msr_allowed) /
-	    sizeof(kvm_msr_allowed[0])];
+	static uint8_t allow_bits[KVM_MSR_FILTER_MAX_RANGES];
 	struct kvm_msr_filter filter;
 	struct kvm_enable_cap cap;
 	size_t i;
@@ -661,13 +528,14 @@ kvm_machine_setup(struct kvm_mach *km)
 
 	memset(&filter, 0, sizeof(filter));
 	filter.flags = KVM_MSR_FILTER_DEFAULT_DENY;
-	for (i = 0; i < sizeof(kvm_msr_allowed) / sizeof(kvm_msr_allowed[0]);
+	/* The guest's own MSRs stay in KVM; every other one exits. */
+	for (i = 0; i < nvmm_x86_nmsr_guest && i < KVM_MSR_FILTER_MAX_RANGES;
 	    i++) {
-		allow_bits[i] = (uint8_t)((1u << kvm_msr_allowed[i].n) - 1);
+		allow_bits[i] = (uint8_t)((1u << nvmm_x86_msr_guest[i].n) - 1);
 		filter.ranges[i].flags = KVM_MSR_FILTER_READ |
 		    KVM_MSR_FILTER_WRITE;
-		filter.ranges[i].base = kvm_msr_allowed[i].base;
-		filter.ranges[i].nmsrs = kvm_msr_allowed[i].n;
+		filter.ranges[i].base = nvmm_x86_msr_guest[i].base;
+		filter.ranges[i].nmsrs = nvmm_x86_msr_guest[i].n;
 		filter.ranges[i].bitmap = &allow_bits[i];
 	}
 	if (kvm_ioctl(km->vm_fd, KVM_X86_SET_MSR_FILTER, &filter) == -1)
@@ -917,17 +785,7 @@ segs_to_kvm(struct kvm_sregs *sr, const struct nvmm_x64_state_seg *segs)
 	sr->idt.limit = (uint16_t)segs[NVMM_X64_SEG_IDT].limit;
 }
 
-static const uint32_t kvm_state_msrs[] = {
-	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK, MSR_KERNELGSBASE,
-	MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP, MSR_PAT, MSR_TSC,
-};
-static const int kvm_state_msr_idx[] = {
-	NVMM_X64_MSR_STAR, NVMM_X64_MSR_LSTAR, NVMM_X64_MSR_CSTAR,
-	NVMM_X64_MSR_SFMASK, NVMM_X64_MSR_KERNELGSBASE,
-	NVMM_X64_MSR_SYSENTER_CS, NVMM_X64_MSR_SYSENTER_ESP,
-	NVMM_X64_MSR_SYSENTER_EIP, NVMM_X64_MSR_PAT, NVMM_X64_MSR_TSC,
-};
-#define KVM_NSTATE_MSRS	(sizeof(kvm_state_msrs) / sizeof(kvm_state_msrs[0]))
+#define KVM_NSTATE_MSRS	NVMM_X86_NSTATE_MSRS
 
 /* struct kvm_msrs with room for n entries (it ends in a flexible array). */
 #define KVM_MSRS_BUF(name, n)						\
@@ -948,9 +806,10 @@ msrs_io(struct kvm_vcpu_be *kv, bool set)
 	memset(&buf, 0, sizeof(buf));
 	buf.m.nmsrs = KVM_NSTATE_MSRS;
 	for (i = 0; i < KVM_NSTATE_MSRS; i++) {
-		buf.m.entries[i].index = kvm_state_msrs[i];
+		buf.m.entries[i].index = nvmm_x86_state_msrs[i].msr;
 		if (set)
-			buf.m.entries[i].data = msrs[kvm_state_msr_idx[i]];
+			buf.m.entries[i].data =
+			    msrs[nvmm_x86_state_msrs[i].index];
 	}
 	n = kvm_ioctl(kv->fd, set ? KVM_SET_MSRS : KVM_GET_MSRS, &buf);
 	if (n != (int)KVM_NSTATE_MSRS) {
@@ -959,7 +818,8 @@ msrs_io(struct kvm_vcpu_be *kv, bool set)
 	}
 	if (!set) {
 		for (i = 0; i < KVM_NSTATE_MSRS; i++)
-			msrs[kvm_state_msr_idx[i]] = buf.m.entries[i].data;
+			msrs[nvmm_x86_state_msrs[i].index] =
+			    buf.m.entries[i].data;
 	}
 	return 0;
 }
@@ -1036,7 +896,7 @@ xcr0_set(struct kvm_vcpu_be *kv, uint64_t xcr0)
 {
 	struct kvm_xcrs x;
 
-	xcr0 = (xcr0 & NVMM_XCR0_MASK) | 1;	/* x87 is always on */
+	xcr0 = (xcr0 & NVMM_X86_XCR0_MASK) | X86_XCR0_X87;	/* always x87 */
 	if (!kv->xcr0_volatile && xcr0 == kv->xcr0)
 		return 0;
 	memset(&x, 0, sizeof(x));
@@ -1172,7 +1032,7 @@ state_flush(struct kvm_vcpu_be *kv)
 			sr.cr0 = st->crs[NVMM_X64_CR_CR0];
 			sr.cr2 = st->crs[NVMM_X64_CR_CR2];
 			sr.cr3 = st->crs[NVMM_X64_CR_CR3];
-			sr.cr4 = st->crs[NVMM_X64_CR_CR4] & CR4_NVMM_VALID;
+			sr.cr4 = st->crs[NVMM_X64_CR_CR4] & NVMM_X86_CR4_VALID;
 			sr.cr8 = st->crs[NVMM_X64_CR_CR8] & 0xf;
 			/* Without an irqchip KVM takes the TPR from here. */
 			kv->run->cr8 = st->crs[NVMM_X64_CR_CR8] & 0xf;
@@ -1245,45 +1105,6 @@ kvm_vcpu_paging(struct nvmm_vcpu_priv *v, uint64_t *cr0, uint64_t *cr3,
  * VCPUs.
  * ------------------------------------------------------------------------- */
 
-/* The x86 RESET state as NVMM defines it (docs/nvmm-semantics.md 2). */
-static void
-state_reset(struct nvmm_x64_state *st)
-{
-	int i;
-
-	memset(st, 0, sizeof(*st));
-	for (i = 0; i < NVMM_X64_NSEG; i++) {
-		st->segs[i].limit = 0xffff;
-		st->segs[i].attrib.type = 3;
-		st->segs[i].attrib.s = 1;
-		st->segs[i].attrib.p = 1;
-	}
-	st->segs[NVMM_X64_SEG_CS].selector = 0xf000;
-	st->segs[NVMM_X64_SEG_CS].base = 0xffff0000;
-	st->segs[NVMM_X64_SEG_GDT].attrib.type = 2;
-	st->segs[NVMM_X64_SEG_IDT].attrib.type = 2;
-	st->segs[NVMM_X64_SEG_LDT].attrib.type = 2;
-	st->segs[NVMM_X64_SEG_LDT].attrib.s = 0;
-	st->segs[NVMM_X64_SEG_TR].attrib.type = 3;
-	st->segs[NVMM_X64_SEG_TR].attrib.s = 0;
-
-	st->gprs[NVMM_X64_GPR_RDX] = 0x600;
-	st->gprs[NVMM_X64_GPR_RIP] = 0xfff0;
-	st->gprs[NVMM_X64_GPR_RFLAGS] = 0x2;
-	st->crs[NVMM_X64_CR_CR0] = 0x60000010;
-	st->crs[NVMM_X64_CR_XCR0] = 0x1;
-	st->drs[NVMM_X64_DR_DR6] = 0xffff0ff0;
-	st->drs[NVMM_X64_DR_DR7] = 0x400;
-	st->msrs[NVMM_X64_MSR_PAT] = 0x0007040600070406ULL;
-
-	/* MXCSR as hardware resets it (NetBSD's effective 0 is not kept). */
-	st->fpu.fx_cw = 0x0040;
-	st->fpu.fx_tw = 0x55;
-	st->fpu.fx_zero = 0x55;
-	st->fpu.fx_mxcsr = 0x1f80;
-	st->fpu.fx_mxcsr_mask = kvm_host_mxcsr_mask;
-}
-
 /*
  * A parked KVM VCPU becomes a fresh NVMM VCPU.  Its CPUID table cannot
  * change any more (KVM refuses once a VCPU has run), so the new VCPU
@@ -1294,8 +1115,7 @@ static void
 vcpu_revive(struct kvm_vcpu_be *kv)
 {
 	struct kvm_vcpu_events *ev = &kv->run->s.regs.events;
-	struct nvmm_cpuid_conf conf[NVMM_CPUID_MAXOPS];
-	size_t nconf = kv->common.ncpuid_conf;
+	struct nvmm_x86_cpuid_conf conf = kv->common.cpuid_conf;
 	int i, ret;
 
 	/*
@@ -1318,10 +1138,8 @@ vcpu_revive(struct kvm_vcpu_be *kv)
 		}
 	}
 
-	memcpy(conf, kv->common.cpuid_conf, sizeof(conf));
 	memset(&kv->common, 0, sizeof(kv->common));
-	memcpy(kv->common.cpuid_conf, conf, sizeof(conf));
-	kv->common.ncpuid_conf = nconf;
+	kv->common.cpuid_conf = conf;
 	kv->compl = COMPL_NONE;
 	kv->msr_fixup = false;
 	kv->held = false;
@@ -1352,7 +1170,7 @@ kvm_vcpu_create(struct nvmm_mach_priv *m, nvmm_cpuid_t cpuid,
 	if ((kv = km->parked[cpuid]) != NULL) {
 		km->parked[cpuid] = NULL;
 		vcpu_revive(kv);
-		state_reset(&kv->common.state);
+		nvmm_x86_state_reset(&kv->common.state, kvm_host_mxcsr_mask);
 		kv->cached = NVMM_X64_STATE_ALL;
 		kv->dirty = NVMM_X64_STATE_ALL;
 		*vp = &kv->common;
@@ -1396,7 +1214,7 @@ kvm_vcpu_create(struct nvmm_mach_priv *m, nvmm_cpuid_t cpuid,
 	kv->xcr0 = 1;
 	kv->cpuid_dirty = true;
 
-	state_reset(&kv->common.state);
+	nvmm_x86_state_reset(&kv->common.state, kvm_host_mxcsr_mask);
 	kv->cached = NVMM_X64_STATE_ALL;
 	kv->dirty = NVMM_X64_STATE_ALL;
 	*vp = &kv->common;
@@ -1486,7 +1304,7 @@ kvm_run_once(struct kvm_vcpu_be *kv)
 	} while (ret == -1 && errno == EAGAIN);
 	kv->run->kvm_dirty_regs = 0;
 	kv->cached = kv->dirty;	/* what the client set is still its own */
-	if (kv->run->s.regs.sregs.cr4 & CR4_OSXSAVE)
+	if (kv->run->s.regs.sregs.cr4 & X86_CR4_OSXSAVE)
 		kv->xcr0_volatile = true;
 	if (ret == -1)
 		return errno == EINTR ? 1 : -1;
@@ -1518,27 +1336,22 @@ event_commit(struct kvm_vcpu_be *kv, const struct nvmm_x86_event *e)
 	struct kvm_regs *r = &kv->run->s.regs.regs;
 	uint8_t vec = e->vector;
 
-	switch (e->type) {
-	case NVMM_VCPU_EVENT_EXCP:
-		if (vec >= 32 || vec == 0 || vec == 2 || vec == 3) {
-			errno = EINVAL;
-			return -1;
-		}
+	if (nvmm_x86_event_check(e) == -1)
+		return -1;
+	if (e->type == NVMM_VCPU_EVENT_EXCP) {
 		ev->exception.injected = 1;
 		ev->exception.nr = vec;
-		ev->exception.has_error_code = (EXC_HAS_ERRCODE >> vec) & 1;
+		ev->exception.has_error_code = nvmm_x86_exc_has_errcode(vec);
 		ev->exception.error_code = (uint32_t)e->u.excp.error;
-		/* NVMM sets RF for every exception but 1, 4, 8 and 18. */
-		if (vec != 1 && vec != 4 && vec != 8 && vec != 18) {
+		if (nvmm_x86_exc_sets_rf(vec)) {
 			if (kv->dirty & NVMM_X64_STATE_GPRS)
 				kv->common.state.gprs[NVMM_X64_GPR_RFLAGS] |=
-				    RFLAGS_RF;
-			r->rflags |= RFLAGS_RF;
+				    X86_RFLAGS_RF;
+			r->rflags |= X86_RFLAGS_RF;
 			kv->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 		}
-		break;
-	case NVMM_VCPU_EVENT_INTR:
-		if (vec == 2) {
+	} else {
+		if (vec == X86_EXC_NMI) {
 			/* Queued like KVM_NMI: a masked NMI stays pending. */
 			ev->nmi.pending = 1;
 			ev->flags |= KVM_VCPUEVENT_VALID_NMI_PENDING;
@@ -1548,10 +1361,6 @@ event_commit(struct kvm_vcpu_be *kv, const struct nvmm_x86_event *e)
 			ev->interrupt.nr = vec;
 			ev->interrupt.soft = 0;
 		}
-		break;
-	default:
-		errno = EINVAL;
-		return -1;
 	}
 	kv->run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
 	return 0;
@@ -1580,8 +1389,8 @@ guest_can_take_int(struct kvm_vcpu_be *kv)
 {
 	const struct kvm_sync_regs *s = &kv->run->s.regs;
 
-	return (s->regs.rflags & RFLAGS_IF) && s->events.interrupt.shadow == 0 &&
-	    !events_pending(&s->events) && !s->events.exception.pending;
+	return (s->regs.rflags & X86_RFLAGS_IF) &&
+	    s->events.interrupt.shadow == 0 && !events_pending(&s->events) && !s->events.exception.pending;
 }
 
 static bool
@@ -1633,14 +1442,14 @@ delivery_stuck(struct kvm_vcpu_be *kv)
 		vec = ev->interrupt.nr;
 	else
 		return false;
-	if (!(sr->cr0 & CR0_PG))
+	if (!(sr->cr0 & X86_CR0_PG))
 		return false;
-	size = (sr->efer & EFER_LMA) ? 16 : 8;
+	size = (sr->efer & X86_EFER_LMA) ? 16 : 8;
 	/* Past the limit: #GP, #DF, then a shutdown KVM does itself. */
 	if (vec * size + size - 1 > sr->idt.limit)
 		return false;
 	la = sr->idt.base + vec * size;
-	if (!(sr->efer & EFER_LMA))
+	if (!(sr->efer & X86_EFER_LMA))
 		la &= 0xffffffffULL;
 	r = nvmm_mem_tables_outside(kv->common.mach, &kv->common, la);
 	errno = e;
@@ -1681,7 +1490,7 @@ exitstate_fill(struct kvm_vcpu_be *kv)
 static int
 cs_mode(const struct kvm_sregs *sr)
 {
-	if ((sr->efer & EFER_LMA) && sr->cs.l)
+	if ((sr->efer & X86_EFER_LMA) && sr->cs.l)
 		return X86_MODE_64;
 	return sr->cs.db ? X86_MODE_32 : X86_MODE_16;
 }
@@ -1699,65 +1508,80 @@ fetch_insn(struct kvm_vcpu_be *kv, uint64_t rip, uint8_t *buf, size_t len)
 	    len);
 }
 
-static uint64_t
-addr_mask(unsigned int size)
-{
-	return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
-}
-
-/* Is the instruction in bytes[0..n) an I/O instruction matching the exit? */
-static bool
-io_matches(const uint8_t *bytes, size_t n, int mode,
-    const struct nvmm_x86_exit_io *io, uint64_t rdx, struct x86_insn_io *d)
-{
-	return x86_decode_io(bytes, n, mode, d) == 0 && d->in == io->in &&
-	    d->operand_size == io->operand_size &&
-	    (d->imm_port ? d->port == io->port : (rdx & 0xffff) == io->port);
-}
-
 /*
- * How well a candidate for a retired OUT/OUTS fits the registers and the
- * exit's data (higher is better): a REP form must have left the count at
- * 0; an OUTS read its element at seg:[RSI - size] (DF=0; + size, DF=1).
+ * For x86_io_locate: did an OUTS that ends at RIP read the exit's data?
+ * Its source is seg:[RSI - size] (DF clear; RSI + size with DF set).
  */
 static int
-outs_score(struct kvm_vcpu_be *kv, const struct x86_insn_io *c)
+outs_src_matches(const struct x86_insn_io *c, void *arg)
 {
+	struct kvm_vcpu_be *kv = arg;
 	const struct kvm_run *run = kv->run;
 	const struct kvm_sync_regs *s = &run->s.regs;
 	const struct kvm_segment *segs[] = {
 		&s->sregs.es, &s->sregs.cs, &s->sregs.ss, &s->sregs.ds,
 		&s->sregs.fs, &s->sregs.gs,
 	};
-	uint64_t amask = addr_mask(c->address_size), base = 0, src;
-	uint8_t mem[4];
+	uint64_t amask, base = 0, src;
 	size_t size = run->io.size;
-	int score = 0;
+	uint8_t mem[4];
 
-	if (c->rep == ((s->regs.rcx & amask) == 0))
-		score += 2;
-	if (!c->str || c->seg < 0 || c->seg > NVMM_X64_SEG_GS ||
+	if (c->seg < 0 || c->seg > NVMM_X64_SEG_GS || size > sizeof(mem) ||
 	    run->io.data_offset >= kv->run_size ||
 	    size > kv->run_size - run->io.data_offset)
-		return score;
+		return 0;
 	if (cs_mode(&s->sregs) != X86_MODE_64 || c->seg == NVMM_X64_SEG_FS ||
 	    c->seg == NVMM_X64_SEG_GS)
 		base = segs[c->seg]->base;
-	src = (s->regs.rflags & 0x400) ? s->regs.rsi + size :
+	amask = c->address_size == 8 ? ~0ULL :
+	    (1ULL << (c->address_size * 8)) - 1;
+	src = (s->regs.rflags & X86_RFLAGS_DF) ? s->regs.rsi + size :
 	    s->regs.rsi - size;
 	src = base + (src & amask);
-	if (nvmm_mem_read_linear(kv->common.mach, &kv->common, src, mem,
+	return nvmm_mem_read_linear(kv->common.mach, &kv->common, src, mem,
 	    size) == size && memcmp(mem, (const uint8_t *)run +
-	    run->io.data_offset, size) == 0)
-		score += 1;
-	return score;
+	    run->io.data_offset, size) == 0;
+}
+
+/* The guest bytes that end at RIP, within RIP's page if the one before
+   is not RAM; 0 if they cannot be read. */
+static size_t
+fetch_before(struct kvm_vcpu_be *kv, uint64_t rip, uint8_t *buf, size_t len)
+{
+	size_t want = len;
+
+	if (fetch_insn(kv, rip - want, buf, want) == want)
+		return want;
+	want = rip & (NVMM_PAGE_SIZE - 1);
+	if (want > len)
+		want = len;
+	return fetch_insn(kv, rip - want, buf, want) == want ? want : 0;
+}
+
+/* What KVM has left to do for an I/O exit; retired: RIP is past it. */
+static void
+exit_io_completion(struct kvm_vcpu_be *kv, bool retired)
+{
+	struct kvm_run *run = kv->run;
+	const struct nvmm_x86_exit_io *io = &kv->common.exit.u.io;
+	size_t bytes = (size_t)run->io.size * run->io.count;
+
+	kv->compl = COMPL_IO;
+	/* KVM writes INS data into guest memory when it completes: that
+	   must happen within the assist, as on NVMM. */
+	kv->compl_now = io->in && io->str;
+	/* A retired OUT/OUTS leaves nothing for the registers. */
+	kv->compl_regs = io->in || !retired;
+	/* Unanswered reads see all ones, as on real hardware. */
+	if (io->in && run->io.data_offset < kv->run_size &&
+	    bytes <= kv->run_size - run->io.data_offset)
+		memset((uint8_t *)run + run->io.data_offset, 0xff, bytes);
 }
 
 /*
  * KVM reports port, size, direction and count, not the NVMM fields that
- * describe the instruction; decode it.  KVM has already moved RIP past a
- * non-string OUT, so an instruction at RIP that does not match the exit
- * means RIP is past it.
+ * describe the instruction: find the instruction (at RIP, or before it
+ * when KVM has retired it already) and decode it.
  */
 static int
 exit_io(struct kvm_vcpu_be *kv)
@@ -1765,11 +1589,11 @@ exit_io(struct kvm_vcpu_be *kv)
 	struct kvm_run *run = kv->run;
 	struct nvmm_x86_exit_io *io = &kv->common.exit.u.io;
 	const struct kvm_regs *r = &run->s.regs.regs;
+	uint8_t at[X86_MAX_INSN_LEN], before[X86_MAX_INSN_LEN];
+	struct x86_io_site site;
 	struct x86_insn_io d;
-	uint8_t insn[15];
-	size_t n, nf;
+	enum x86_io_where where;
 	int mode = cs_mode(&run->s.regs.sregs);
-	bool fwd, match = false, retired_here = false;
 
 	kv->common.exit.reason = NVMM_VCPU_EXIT_IO;
 	io->in = run->io.direction == KVM_EXIT_IO_IN;
@@ -1778,91 +1602,33 @@ exit_io(struct kvm_vcpu_be *kv)
 	io->seg = -1;
 	io->rep = false;
 	io->str = false;
-	io->address_size = mode == X86_MODE_16 ? 2 : (mode == X86_MODE_32 ? 4 : 8);
+	io->address_size = mode;	/* X86_MODE_* is the size in bytes */
 	io->npc = r->rip;
 
-	/*
-	 * IN and INS stay on the instruction until completed, and so does
-	 * a REP OUTS with rounds left (count not 0).  KVM retires an OUTS
-	 * (or the last round of a REP OUTS) before it exits: then the
-	 * instruction is the one that ends at RIP.  A plain OUT is retired
-	 * at the exit by some KVMs and at the completion by others: when
-	 * both readings fit, what this host was seen doing decides.
-	 */
-	nf = fetch_insn(kv, r->rip, insn, sizeof(insn));
-	fwd = io_matches(insn, nf, mode, io, r->rdx, &d);
-	if (fwd && (io->in || (d.rep && d.str && (r->rcx &
-	    addr_mask(d.address_size)) != 0))) {
-		match = true;
-	} else if (!io->in) {
-		uint8_t back[15];
-		size_t k, want = sizeof(back);
-		struct x86_insn_io b;
-		bool bwd = false;
-		int retired;
-
-		n = fetch_insn(kv, r->rip - want, back, want);
-		if (n < want) {
-			/* Stay in RIP's page if the one before is not RAM. */
-			want = r->rip & (NVMM_PAGE_SIZE - 1);
-			if (want > sizeof(back))
-				want = sizeof(back);
-			n = fetch_insn(kv, r->rip - want, back, want);
-		}
-		/*
-		 * Several starts may fit (a byte of the previous instruction
-		 * can read as a prefix).  Prefer, in order: a REP form only
-		 * if the count is 0, as a finished REP OUTS leaves it; for an
-		 * OUTS, a segment whose source bytes are the exit's data;
-		 * the longest.
-		 */
-		for (k = 1; n == want && k <= want; k++) {
-			struct x86_insn_io c;
-
-			if (!io_matches(back + want - k, k, mode, io, r->rdx,
-			    &c) || c.len != k)
-				continue;
-			if (!bwd || outs_score(kv, &c) >= outs_score(kv, &b)) {
-				b = c;
-				bwd = true;
-			}
-		}
-		if (kvm_out_learn && bwd && !fwd && !b.str)
-			atomic_store(&kvm_out_retired, 1);
-		if (kvm_out_learn && fwd && !bwd && !d.str)
-			atomic_store(&kvm_out_retired, 0);
-		retired = atomic_load(&kvm_out_retired);
-		if (bwd && (!fwd || b.str || retired == 1)) {
-			d = b;
-			match = true;
-			retired_here = true;
-		} else if (fwd) {
-			match = true;
-		}
-	}
-	if (match && !retired_here)
+	memset(&site, 0, sizeof(site));
+	site.at = at;
+	site.nat = fetch_insn(kv, r->rip, at, sizeof(at));
+	site.before = before;
+	if (!io->in)
+		site.nbefore = fetch_before(kv, r->rip, before, sizeof(before));
+	site.mode = mode;
+	site.in = io->in;
+	site.port = io->port;
+	site.operand_size = io->operand_size;
+	site.rcx = r->rcx;
+	site.rdx = r->rdx;
+	site.src_matches = outs_src_matches;
+	site.arg = kv;
+	where = x86_io_locate(&site, &d);
+	if (where == X86_IO_AT_RIP)
 		io->npc = r->rip + d.len;
-	if (match) {
+	if (where != X86_IO_UNKNOWN) {
 		io->str = d.str;
 		io->rep = d.rep;
 		io->seg = d.seg;
 		io->address_size = d.address_size;
 	}
-
-	kv->compl = COMPL_IO;
-	/* KVM writes INS data into guest memory when it completes: that
-	   must happen within the assist, as on NVMM. */
-	kv->compl_now = io->in && io->str;
-	/* A retired OUT/OUTS leaves nothing for the registers. */
-	kv->compl_regs = io->in || !retired_here;
-	if (io->in) {
-		/* Unanswered reads see all ones, as on real hardware. */
-		size_t bytes = (size_t)run->io.size * run->io.count;
-
-		if (run->io.data_offset < kv->run_size &&
-		    bytes <= kv->run_size - run->io.data_offset)
-			memset((uint8_t *)run + run->io.data_offset, 0xff, bytes);
-	}
+	exit_io_completion(kv, where == X86_IO_BEFORE_RIP);
 	return RUN_EXIT;
 }
 
@@ -1896,45 +1662,34 @@ exit_mmio(struct kvm_vcpu_be *kv)
 }
 
 /*
- * MSRs NVMM handles in its kernel that KVM's filter sends to us.
- * Returns true when answered (KVM completes it at the next KVM_RUN).
+ * MSRs NVMM answers itself (nvmm_x86_msr_rule) that KVM's filter sends to
+ * us.  Returns true when answered (KVM completes it at the next KVM_RUN).
  */
 static bool
 msr_internal(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
 	bool rd = run->exit_reason == KVM_EXIT_X86_RDMSR;
+	enum nvmm_x86_msr_rule rule = nvmm_x86_msr_rule(run->msr.index);
 	KVM_MSRS_BUF(buf, 1);
 
-	switch (run->msr.index) {
-	case MSR_PLATFORM_ID:
-	case MSR_BIOS_SIGN:
-		run->msr.error = 0;
-		if (rd)
-			run->msr.data = 0;
-		return true;
-	case MSR_MISC_ENABLE:
-	case MSR_ARCH_CAPABILITIES:
-		run->msr.error = 0;
-		if (!rd)
-			return true;	/* writes are ignored */
-		memset(&buf, 0, sizeof(buf));
-		buf.m.nmsrs = 1;
-		buf.m.entries[0].index = run->msr.index;
-		if (kvm_ioctl(kv->fd, KVM_GET_MSRS, &buf) != 1) {
-			run->msr.error = 1;	/* #GP, as without the MSR */
-			return true;
-		}
-		if (run->msr.index == MSR_MISC_ENABLE)
-			run->msr.data = (buf.m.entries[0].data &
-			    ~((1ULL << 7) | (1ULL << 16) | (1ULL << 18))) |
-			    (1ULL << 11) | (1ULL << 12);
-		else	/* RDCL_NO, SSB_NO, MDS_NO, TAA_NO only */
-			run->msr.data = buf.m.entries[0].data & 0x131ULL;
-		return true;
-	default:
+	if (rule == NVMM_X86_MSR_EXIT)
 		return false;
-	}
+	run->msr.error = 0;
+	if (!rd)
+		return true;	/* writes are ignored */
+	run->msr.data = 0;
+	if (rule == NVMM_X86_MSR_ZERO)
+		return true;
+	memset(&buf, 0, sizeof(buf));
+	buf.m.nmsrs = 1;
+	buf.m.entries[0].index = run->msr.index;
+	if (kvm_ioctl(kv->fd, KVM_GET_MSRS, &buf) != 1)
+		run->msr.error = 1;	/* #GP, as without the MSR */
+	else
+		run->msr.data = nvmm_x86_msr_host(run->msr.index,
+		    buf.m.entries[0].data);
+	return true;
 }
 
 /*
@@ -2017,7 +1772,7 @@ exit_hlt(struct kvm_vcpu_be *kv)
 {
 	kv->common.exit.reason = NVMM_VCPU_EXIT_HALTED;
 	/* The guest can take interrupts: the window is not needed. */
-	if (kv->run->s.regs.regs.rflags & RFLAGS_IF)
+	if (kv->run->s.regs.regs.rflags & X86_RFLAGS_IF)
 		kv->int_window = false;
 	return RUN_EXIT;
 }
@@ -2064,7 +1819,7 @@ exit_internal_error(struct kvm_vcpu_be *kv)
 	 */
 	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
 	    (ev->exception.injected || ev->exception.pending) &&
-	    ev->exception.nr == EXC_UD)
+	    ev->exception.nr == X86_EXC_UD)
 		event_drop(kv, true);
 	return RUN_EXIT;
 }
