@@ -295,19 +295,47 @@ nvmm_machine_destroy(struct nvmm_machine *mach)
 	return 0;
 }
 
-int
-nvmm_machine_configure(struct nvmm_machine *mach, uint64_t op, void *conf)
+/*
+ * A machine-dependent op of the backend, as its index, or -1 with errno
+ * (EBADF before nvmm_init, as NVMM's ioctl on no descriptor; EINVAL).
+ */
+static int64_t
+nvmm_conf_index(uint64_t op, uint64_t md_begin, size_t max,
+    const size_t *sizes)
 {
-	/* x86 has no machine configuration: the op check comes first. */
-	(void)mach;
-	(void)op;
-	(void)conf;
 	if (nvmm_be == NULL) {
 		errno = EBADF;
 		return -1;
 	}
-	errno = EINVAL;
-	return -1;
+	if (op < md_begin || op - md_begin >= max ||
+	    sizes[op - md_begin] > NVMM_CONF_MAXSIZE) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int64_t)(op - md_begin);
+}
+
+int
+nvmm_machine_configure(struct nvmm_machine *mach, uint64_t op, void *conf)
+{
+	struct nvmm_mach_priv *m;
+	uint64_t buf[NVMM_CONF_MAXSIZE / sizeof(uint64_t)];
+	int64_t i;
+
+	/* The op is checked first, as NVMM does. */
+	if ((i = nvmm_conf_index(op, NVMM_MACH_CONF_MD_BEGIN,
+	    nvmm_be ? nvmm_be->mach_conf_max : 0,
+	    nvmm_be ? nvmm_be->mach_conf_sizes : NULL)) == -1)
+		return -1;
+	if ((m = nvmm_mach_lookup(mach)) == NULL)
+		return -1;
+	if (conf == NULL) {
+		errno = EFAULT;
+		return -1;
+	}
+	/* The backend works on a copy the client cannot change under it. */
+	memcpy(buf, conf, nvmm_be->mach_conf_sizes[i]);
+	return nvmm_be->machine_configure(m, op, buf);
 }
 
 /* -------------------------------------------------------------------------
@@ -377,31 +405,13 @@ nvmm_vcpu_destroy(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu)
 	return 0;
 }
 
-/* Checks and stores a CPUID configuration entry (docs/nvmm-semantics.md 5). */
-static int
-nvmm_vcpu_conf_cpuid(struct nvmm_vcpu_priv *v,
-    const struct nvmm_vcpu_conf_cpuid *c)
-{
-	struct nvmm_x86_cpuid_conf saved = v->cpuid_conf;
-	int err;
-
-	/* KVM cannot make CPUID exit to user space. */
-	if (nvmm_x86_cpuid_configure(&v->cpuid_conf, c, false) == -1)
-		return -1;
-	if (nvmm_be->vcpu_conf_changed(v) == -1) {
-		err = errno;
-		v->cpuid_conf = saved;
-		errno = err;
-		return -1;
-	}
-	return 0;
-}
-
 int
 nvmm_vcpu_configure(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
     uint64_t op, void *conf)
 {
 	struct nvmm_vcpu_priv *v;
+	uint64_t buf[NVMM_CONF_MAXSIZE / sizeof(uint64_t)];
+	int64_t i;
 
 	if (op == NVMM_VCPU_CONF_CALLBACKS) {
 		/* Library-only, as on NetBSD; the VCPU is still looked up. */
@@ -414,24 +424,18 @@ nvmm_vcpu_configure(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
 		memcpy(&vcpu->cbs, conf, sizeof(vcpu->cbs));
 		return 0;
 	}
-	if (op != NVMM_VCPU_CONF_CPUID && op != NVMM_VCPU_CONF_TPR) {
-		if (nvmm_be == NULL)
-			errno = EBADF;
-		else
-			errno = EINVAL;
+	if ((i = nvmm_conf_index(op, NVMM_VCPU_CONF_MD_BEGIN,
+	    nvmm_be ? nvmm_be->vcpu_conf_max : 0,
+	    nvmm_be ? nvmm_be->vcpu_conf_sizes : NULL)) == -1)
 		return -1;
-	}
 	if ((v = nvmm_vcpu_lookup(mach, vcpu, NULL)) == NULL)
 		return -1;
 	if (conf == NULL) {
 		errno = EFAULT;
 		return -1;
 	}
-	if (op == NVMM_VCPU_CONF_CPUID)
-		return nvmm_vcpu_conf_cpuid(v, conf);
-
-	v->tpr_exit = ((const struct nvmm_vcpu_conf_tpr *)conf)->exit_changed;
-	return 0;
+	memcpy(buf, conf, nvmm_be->vcpu_conf_sizes[i]);
+	return nvmm_be->vcpu_configure(v, op, buf);
 }
 
 int

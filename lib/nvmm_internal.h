@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "nvmm_registry.h"
-#include "nvmm_x86.h"
 
 #define NVMM_MAX_VCPUS		256
 #define NVMM_MAX_RAM		0x2000000000ULL		/* 128 GiB */
@@ -64,7 +63,9 @@ struct nvmm_mach_priv {
 /*
  * The machine-independent part of a VCPU.  The backend embeds it in its
  * own VCPU object.  state/event/exit/stop are what the client's
- * struct nvmm_vcpu points to.
+ * struct nvmm_vcpu points to: NVMM's communication page, whose types the
+ * API fixes per architecture.  Everything else a backend keeps (its
+ * configuration included) is its own.
  */
 struct nvmm_vcpu_priv {
 	struct nvmm_x64_state state __attribute__((__aligned__(64)));
@@ -82,9 +83,6 @@ struct nvmm_vcpu_priv {
 
 	nvmm_cpuid_t cpuid;
 	struct nvmm_mach_priv *mach;
-
-	struct nvmm_x86_cpuid_conf cpuid_conf;
-	bool tpr_exit;
 };
 
 /* -------------------------------------------------------------------------
@@ -102,8 +100,22 @@ struct nvmm_backend {
 	int (*vcpu_create)(struct nvmm_mach_priv *, nvmm_cpuid_t,
 	    struct nvmm_vcpu_priv **);
 	void (*vcpu_destroy)(struct nvmm_mach_priv *, struct nvmm_vcpu_priv *);
-	/* Applies the CPUID/TPR configuration after the front end checked it. */
-	int (*vcpu_conf_changed)(struct nvmm_vcpu_priv *);
+
+	/*
+	 * The machine-dependent configuration ops: op NVMM_*_CONF_MD_BEGIN + i
+	 * exists for i < *_conf_max and takes a structure of *_conf_sizes[i]
+	 * bytes.  The front end checks the op, looks the object up and hands
+	 * the hook its own copy of the structure.
+	 */
+	size_t mach_conf_max;
+	const size_t *mach_conf_sizes;
+	int (*machine_configure)(struct nvmm_mach_priv *, uint64_t op,
+	    void *data);
+	size_t vcpu_conf_max;
+	const size_t *vcpu_conf_sizes;
+	int (*vcpu_configure)(struct nvmm_vcpu_priv *, uint64_t op,
+	    void *data);
+
 	int (*vcpu_getstate)(struct nvmm_vcpu_priv *, uint64_t flags);
 	void (*vcpu_setstate)(struct nvmm_vcpu_priv *, uint64_t flags);
 	int (*vcpu_run)(struct nvmm_vcpu_priv *);
@@ -122,6 +134,9 @@ struct nvmm_backend {
 	int (*gpa_unmap)(struct nvmm_mach_priv *, struct nvmm_area *);
 };
 
+/* The largest configuration structure a backend may declare. */
+#define NVMM_CONF_MAXSIZE	256
+
 extern const struct nvmm_backend nvmm_kvm_x86_64;
 
 /*
@@ -135,6 +150,10 @@ enum nvmm_kvm_host {
 	NVMM_KVM_HOST_PVM,	/* kvm_pvm: guest CPL0 emulated */
 };
 enum nvmm_kvm_host nvmm_kvm_host(void);
+
+/* Why nvmm_init() found KVM unusable (the missing capability, say), or
+   NULL after a successful one: nvmmctl identify prints it. */
+const char *nvmm_kvm_unusable(void);
 const char *nvmm_kvm_host_name(enum nvmm_kvm_host);
 
 /* VCPU and memory ioctls issued so far, KVM_RUN excepted: tests check

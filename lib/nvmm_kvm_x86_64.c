@@ -101,6 +101,8 @@ struct kvm_vcpu_be {
 	bool msr_fixup;		/* put RIP back on the MSR for KVM's skip */
 	bool held;		/* run holds an exit not reported yet */
 	bool ran;		/* KVM_RUN has entered the guest once */
+	struct nvmm_x86_cpuid_conf cpuid_conf;	/* the client's masks */
+	bool tpr_exit;		/* NVMM_VCPU_CONF_TPR's exit_changed */
 	bool cpuid_dirty;	/* the CPUID table must be (re)loaded */
 	struct kvm_cpuid2 *cpuid;	/* the table KVM has */
 	uint32_t topo_nvcpus;	/* leaf 0xB's VCPU count in that table */
@@ -250,92 +252,150 @@ nvmm_kvm_host_name(enum nvmm_kvm_host h)
 	}
 }
 
+/* What NVMM needs of KVM; the first one missing is reported by name. */
+#define KVM_REQ(cap)	{ cap, #cap }
+static const struct {
+	int cap;
+	const char *name;
+} kvm_required[] = {
+	KVM_REQ(KVM_CAP_IMMEDIATE_EXIT), KVM_REQ(KVM_CAP_READONLY_MEM),
+	KVM_REQ(KVM_CAP_VCPU_EVENTS), KVM_REQ(KVM_CAP_X86_USER_SPACE_MSR),
+	KVM_REQ(KVM_CAP_X86_MSR_FILTER), KVM_REQ(KVM_CAP_DEBUGREGS),
+	KVM_REQ(KVM_CAP_XCRS), KVM_REQ(KVM_CAP_EXT_CPUID),
+	KVM_REQ(KVM_CAP_USER_MEMORY), KVM_REQ(KVM_CAP_XSAVE),
+};
+#undef KVM_REQ
+
+/* Why the last nvmm_init() found KVM unusable, or NULL. */
+static const char *kvm_why;
+
+const char *
+nvmm_kvm_unusable(void)
+{
+	return kvm_why;
+}
+
+/* Checks what the library needs of KVM; -1 with kvm_why set if not. */
+static int
+kvm_check_caps(void)
+{
+	const int sync = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
+	    KVM_SYNC_X86_EVENTS;
+	size_t i;
+	int n;
+
+	if (ioctl(kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		kvm_why = "KVM_GET_API_VERSION is not 12";
+		return -1;
+	}
+	for (i = 0; i < sizeof(kvm_required) / sizeof(kvm_required[0]); i++) {
+		if (kvm_check(kvm_required[i].cap) <= 0) {
+			kvm_why = kvm_required[i].name;
+			return -1;
+		}
+	}
+	if ((kvm_check(KVM_CAP_SYNC_REGS) & sync) != sync) {
+		kvm_why = "KVM_CAP_SYNC_REGS (registers, sregs, events)";
+		return -1;
+	}
+	kvm_run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (kvm_run_size < (int)sizeof(struct kvm_run)) {
+		kvm_why = "KVM_GET_VCPU_MMAP_SIZE";
+		return -1;
+	}
+	n = kvm_check(KVM_CAP_MAX_VCPU_ID);
+	if (n > 0 && n < NVMM_MAX_VCPUS) {
+		kvm_why = "KVM_CAP_MAX_VCPU_ID (256 VCPU ids)";
+		return -1;
+	}
+	n = kvm_check(KVM_CAP_NR_MEMSLOTS);
+	kvm_nslots = n > 0 ? (uint32_t)n : 32;
+	n = kvm_check(KVM_CAP_DISABLE_QUIRKS2);
+	kvm_quirks = n > 0 ? ((uint64_t)n & (KVM_X86_QUIRK_FIX_HYPERCALL_INSN |
+	    KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS)) : 0;
+	return 0;
+}
+
+/* KVM's supported CPUID table, base of every VCPU's. */
+static int
+kvm_get_supported(void)
+{
+	struct kvm_cpuid2 *c;
+	int n;
+
+	for (n = 256; ; n *= 2) {	/* one call on current hosts */
+		c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		if (c == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		c->nent = n;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			break;
+		free(c);
+		if (errno != E2BIG || n >= 4096) {
+			kvm_why = "KVM_GET_SUPPORTED_CPUID";
+			errno = ENXIO;
+			return -1;
+		}
+	}
+	kvm_supported = c;
+	return 0;
+}
+
+/* The kick signal: no SA_RESTART, so KVM_RUN returns EINTR. */
+static int
+kvm_kick_install(void)
+{
+	struct sigaction sa;
+
+	kvm_kick_signo = SIGRTMAX - 2;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kvm_kick_handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(kvm_kick_signo, &sa, NULL) == -1) {
+		kvm_why = "the kick signal (SIGRTMAX-2) cannot be installed";
+		errno = ENXIO;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 kvm_init(void)
 {
-	static const int required[] = {
-		KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_READONLY_MEM,
-		KVM_CAP_VCPU_EVENTS, KVM_CAP_X86_USER_SPACE_MSR,
-		KVM_CAP_X86_MSR_FILTER, KVM_CAP_DEBUGREGS, KVM_CAP_XCRS,
-		KVM_CAP_EXT_CPUID, KVM_CAP_USER_MEMORY, KVM_CAP_XSAVE,
-	};
-	struct sigaction sa;
-	struct kvm_cpuid2 *c;
-	int n, fd, sync;
-	size_t i;
+	int fd;
 
 	if (kvm_fd != -1)
 		return 0;
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd == -1) {
 		/* NVMM's "no hypervisor" is ENXIO; keep permission errors. */
-		if (errno != EACCES && errno != EPERM)
-			errno = ENXIO;
-		else
-			errno = EACCES;
+		kvm_why = (errno == EACCES || errno == EPERM) ?
+		    "no permission to open /dev/kvm" : "no /dev/kvm";
+		errno = (errno == EACCES || errno == EPERM) ? EACCES : ENXIO;
 		return -1;
 	}
 	kvm_fd = fd;
-	if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		goto unusable;
-	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-		if (kvm_check(required[i]) <= 0)
-			goto unusable;
+	if (kvm_check_caps() == -1) {
+		errno = ENXIO;
+		goto fail;
 	}
-	sync = kvm_check(KVM_CAP_SYNC_REGS);
-	if ((sync & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
-	    KVM_SYNC_X86_EVENTS)) != (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
-	    KVM_SYNC_X86_EVENTS))
-		goto unusable;
-	if ((kvm_run_size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0)) <
-	    (int)sizeof(struct kvm_run))
-		goto unusable;
-	n = kvm_check(KVM_CAP_NR_MEMSLOTS);
-	kvm_nslots = n > 0 ? (uint32_t)n : 32;
-	n = kvm_check(KVM_CAP_MAX_VCPU_ID);
-	if (n > 0 && n < NVMM_MAX_VCPUS)
-		goto unusable;
-	n = kvm_check(KVM_CAP_DISABLE_QUIRKS2);
-	kvm_quirks = n > 0 ? ((uint64_t)n & (KVM_X86_QUIRK_FIX_HYPERCALL_INSN |
-	    KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS)) : 0;
-
-	for (n = 256; ; n *= 2) {	/* one call on current hosts */
-		c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
-		if (c == NULL)
-			goto nomem;
-		c->nent = n;
-		if (ioctl(fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
-			break;
-		free(c);
-		if (errno != E2BIG || n >= 4096)
-			goto unusable;
-	}
-	kvm_supported = c;
+	if (kvm_supported == NULL && kvm_get_supported() == -1)
+		goto fail;
+	if (kvm_kick_install() == -1)
+		goto fail;
 	kvm_host_mxcsr_mask = kvm_host_mxcsr();
 	kvm_host = kvm_host_detect();
 	/* Upstream KVM on AMD-V and VT-x skips a plain OUT when it
 	   completes it; other hosts are learned from their exits. */
 	if (kvm_host == NVMM_KVM_HOST_AMD || kvm_host == NVMM_KVM_HOST_INTEL)
 		x86_io_out_retired(0);
-
-	/* The kick signal: no SA_RESTART, so KVM_RUN returns EINTR. */
-	kvm_kick_signo = SIGRTMAX - 2;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = kvm_kick_handler;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(kvm_kick_signo, &sa, NULL) == -1)
-		goto unusable;
+	kvm_why = NULL;
 	return 0;
-
-nomem:
+fail:
 	close(fd);
 	kvm_fd = -1;
-	errno = ENOMEM;
-	return -1;
-unusable:
-	close(fd);
-	kvm_fd = -1;
-	errno = ENXIO;
 	return -1;
 }
 
@@ -411,7 +471,7 @@ static struct kvm_cpuid2 *
 cpuid_build(struct kvm_vcpu_be *kv)
 {
 	const struct kvm_cpuid2 *s = kvm_supported;
-	const struct nvmm_x86_cpuid_conf *conf = &kv->common.cpuid_conf;
+	const struct nvmm_x86_cpuid_conf *conf = &kv->cpuid_conf;
 	struct nvmm_x86_cpuid_ctx ctx;
 	struct kvm_cpuid_entry2 e;
 	struct nvmm_x86_cpuid sig;
@@ -483,21 +543,56 @@ cpuid_load(struct kvm_vcpu_be *kv)
 	return 0;
 }
 
-static int
-kvm_vcpu_conf_changed(struct nvmm_vcpu_priv *v)
-{
-	struct kvm_vcpu_be *kv = kvcpu(v);
+/* -------------------------------------------------------------------------
+ * VCPU configuration.
+ * ------------------------------------------------------------------------- */
 
+/* NVMM_VCPU_CONF_CPUID: NVMM's rules, then KVM's table. */
+static int
+kvm_vcpu_conf_cpuid(struct kvm_vcpu_be *kv,
+    const struct nvmm_vcpu_conf_cpuid *c)
+{
+	struct nvmm_x86_cpuid_conf saved = kv->cpuid_conf;
+
+	/* KVM cannot make CPUID exit to user space. */
+	if (nvmm_x86_cpuid_configure(&kv->cpuid_conf, c, false) == -1)
+		return -1;
 	if (!kv->ran) {
 		kv->cpuid_dirty = true;	/* loaded at the first run */
 		return 0;
 	}
 	/* KVM refuses a different table once the VCPU has run. */
 	if (cpuid_load(kv) == -1) {
+		kv->cpuid_conf = saved;
 		errno = EBUSY;
 		return -1;
 	}
 	return 0;
+}
+
+static const size_t kvm_vcpu_conf_sizes[NVMM_X86_VCPU_NCONF] = {
+	[NVMM_VCPU_CONF_MD(NVMM_VCPU_CONF_CPUID)] =
+	    sizeof(struct nvmm_vcpu_conf_cpuid),
+	[NVMM_VCPU_CONF_MD(NVMM_VCPU_CONF_TPR)] =
+	    sizeof(struct nvmm_vcpu_conf_tpr),
+};
+
+static int
+kvm_vcpu_configure(struct nvmm_vcpu_priv *v, uint64_t op, void *data)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+
+	switch (op) {
+	case NVMM_VCPU_CONF_CPUID:
+		return kvm_vcpu_conf_cpuid(kv, data);
+	case NVMM_VCPU_CONF_TPR:
+		kv->tpr_exit =
+		    ((const struct nvmm_vcpu_conf_tpr *)data)->exit_changed;
+		return 0;
+	default:
+		errno = EINVAL;
+		return -1;
+	}
 }
 
 /* -------------------------------------------------------------------------
@@ -1115,7 +1210,6 @@ static void
 vcpu_revive(struct kvm_vcpu_be *kv)
 {
 	struct kvm_vcpu_events *ev = &kv->run->s.regs.events;
-	struct nvmm_x86_cpuid_conf conf = kv->common.cpuid_conf;
 	int i, ret;
 
 	/*
@@ -1139,7 +1233,7 @@ vcpu_revive(struct kvm_vcpu_be *kv)
 	}
 
 	memset(&kv->common, 0, sizeof(kv->common));
-	kv->common.cpuid_conf = conf;
+	kv->tpr_exit = false;
 	kv->compl = COMPL_NONE;
 	kv->msr_fixup = false;
 	kv->held = false;
@@ -1881,7 +1975,7 @@ exit_translate(struct kvm_vcpu_be *kv)
 static bool
 tpr_changed(struct kvm_vcpu_be *kv, int ret)
 {
-	if (!kv->common.tpr_exit || kv->run->cr8 == kv->tpr_seen)
+	if (!kv->tpr_exit || kv->run->cr8 == kv->tpr_seen)
 		return false;
 	if (ret == 0 && kv->run->exit_reason != KVM_EXIT_SET_TPR)
 		kv->held = true;
@@ -2212,7 +2306,9 @@ const struct nvmm_backend nvmm_kvm_x86_64 = {
 	.machine_destroy = kvm_machine_destroy,
 	.vcpu_create = kvm_vcpu_create,
 	.vcpu_destroy = kvm_vcpu_destroy,
-	.vcpu_conf_changed = kvm_vcpu_conf_changed,
+	.vcpu_conf_max = NVMM_X86_VCPU_NCONF,
+	.vcpu_conf_sizes = kvm_vcpu_conf_sizes,
+	.vcpu_configure = kvm_vcpu_configure,
 	.vcpu_getstate = kvm_vcpu_getstate,
 	.vcpu_setstate = kvm_vcpu_setstate,
 	.vcpu_run = kvm_vcpu_run,

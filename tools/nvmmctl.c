@@ -151,8 +151,17 @@ cmd_identify(void)
 	char ram[HUMAN_LEN], buf[256];
 	size_t i;
 
-	if (nvmm_init() == -1)
+	if (nvmm_init() == -1) {
+		int e = errno;
+
+		/* The library knows why (the capability KVM lacks, say). */
+		if (nvmm_kvm_unusable() != NULL)
+			fprintf(stderr, "%s: KVM is unusable: %s\n",
+			    program_invocation_short_name,
+			    nvmm_kvm_unusable());
+		errno = e;
 		err(EXIT_FAILURE, "nvmm_init failed");
+	}
 	if (nvmm_capability(&cap) == -1)
 		err(EXIT_FAILURE, "nvmm_capability failed");
 
