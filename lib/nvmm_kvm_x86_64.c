@@ -24,11 +24,13 @@
  *   nvmm_vcpu_stop() and nvmm_vcpu_inject() from other threads.
  */
 
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -109,6 +111,7 @@ struct kvm_vcpu_be {
 	bool xcr0_volatile;	/* the guest may have changed XCR0 */
 	uint64_t xcr0;		/* last XCR0 known to KVM */
 	bool shutdown;		/* shut down, KVM re-initialised it (SVM) */
+	uint64_t debug;		/* NVMM_VCPU_DEBUG_* in force */
 
 	/* NVMM window state KVM does not keep. */
 	bool int_window;	/* int_window_exiting */
@@ -128,6 +131,8 @@ static uint64_t kvm_quirks;			/* quirks we disable */
 static uint32_t kvm_nslots;
 static int kvm_kick_signo;
 static enum nvmm_kvm_host kvm_host = NVMM_KVM_HOST_UNKNOWN;
+static bool kvm_host_tcg;			/* KVM inside QEMU's TCG */
+static uint32_t kvm_dbg_control;		/* KVM_GUESTDBG_* accepted */
 /* The VCPU the current thread is running, for the kick handler. */
 static __thread struct kvm_vcpu_be *kvm_tls_vcpu
     __attribute__((tls_model("initial-exec")));
@@ -142,6 +147,8 @@ enum {
 };
 
 static int kvm_complete(struct kvm_vcpu_be *);
+static int run_finish_previous(struct kvm_vcpu_be *);
+static int state_flush(struct kvm_vcpu_be *);
 
 /*
  * kvm_run->immediate_exit is written by the VCPU thread, by other threads
@@ -231,6 +238,41 @@ kvm_host_detect(void)
 	return NVMM_KVM_HOST_UNKNOWN;
 }
 
+/*
+ * Is this KVM itself a guest of QEMU's TCG (the hypervisor leaf says
+ * "TCGTCGTCGTCG")?  Its emulated AMD-V never fires DR0-DR3 and hands an
+ * int3 to the guest (docs/kvm-hosts.md).
+ */
+static bool
+kvm_host_is_tcg(void)
+{
+	unsigned int a, b, c, d;
+	char sig[12];
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & 0x80000000U))
+		return false;
+	__cpuid(0x40000000, a, b, c, d);
+	memcpy(sig, &b, 4);
+	memcpy(sig + 4, &c, 4);
+	memcpy(sig + 8, &d, 4);
+	return memcmp(sig, "TCGTCGTCGTCG", sizeof(sig)) == 0;
+}
+
+/* The KVM_GUESTDBG_* controls KVM accepts; 0 without guest debugging. */
+static uint32_t
+kvm_debug_support(void)
+{
+	int n;
+
+	if (kvm_check(KVM_CAP_SET_GUEST_DEBUG) <= 0)
+		return 0;
+	n = kvm_check(KVM_CAP_SET_GUEST_DEBUG2);
+	if (n <= 0)	/* an older KVM: the basic set */
+		return KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP |
+		    KVM_GUESTDBG_USE_SW_BP | KVM_GUESTDBG_USE_HW_BP;
+	return (uint32_t)n;
+}
+
 enum nvmm_kvm_host
 nvmm_kvm_host(void)
 {
@@ -281,11 +323,14 @@ kvm_check_caps(void)
 {
 	const int sync = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
 	    KVM_SYNC_X86_EVENTS;
+	static char api[64];
 	size_t i;
 	int n;
 
-	if (ioctl(kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
-		kvm_why = "KVM_GET_API_VERSION is not 12";
+	if ((n = ioctl(kvm_fd, KVM_GET_API_VERSION, 0)) != KVM_API_VERSION) {
+		snprintf(api, sizeof(api), "KVM API version %d, libnvmm needs "
+		    "%d", n, KVM_API_VERSION);
+		kvm_why = api;
 		return -1;
 	}
 	for (i = 0; i < sizeof(kvm_required) / sizeof(kvm_required[0]); i++) {
@@ -387,6 +432,8 @@ kvm_init(void)
 		goto fail;
 	kvm_host_mxcsr_mask = kvm_host_mxcsr();
 	kvm_host = kvm_host_detect();
+	kvm_host_tcg = kvm_host_is_tcg();
+	kvm_dbg_control = kvm_debug_support();
 	/* Upstream KVM on AMD-V and VT-x skips a plain OUT when it
 	   completes it; other hosts are learned from their exits. */
 	if (kvm_host == NVMM_KVM_HOST_AMD || kvm_host == NVMM_KVM_HOST_INTEL)
@@ -411,6 +458,8 @@ kvm_capability(struct nvmm_capability *cap)
 	cap->arch.mach_conf_support = 0;
 	cap->arch.vcpu_conf_support = NVMM_CAP_ARCH_VCPU_CONF_CPUID |
 	    NVMM_CAP_ARCH_VCPU_CONF_TPR;
+	if (kvm_dbg_control != 0)
+		cap->arch.vcpu_conf_support |= NVMM_CAP_ARCH_VCPU_CONF_DEBUG;
 	cap->arch.xcr0_mask = NVMM_X86_XCR0_MASK;
 	cap->arch.mxcsr_mask = kvm_host_mxcsr_mask;
 	cap->arch.conf_cpuid_maxops = NVMM_X86_CPUID_MAXOPS;
@@ -570,11 +619,109 @@ kvm_vcpu_conf_cpuid(struct kvm_vcpu_be *kv,
 	return 0;
 }
 
-static const size_t kvm_vcpu_conf_sizes[NVMM_X86_VCPU_NCONF] = {
+/*
+ * NVMM_VCPU_CONF_DEBUG (our extension): what this host cannot do, refused
+ * rather than silently never firing (docs/kvm-hosts.md).
+ */
+static bool
+kvm_debug_refused(const struct nvmm_vcpu_conf_debug *c)
+{
+	bool hw = (c->flags & NVMM_VCPU_DEBUG_HWBP) && (c->dr7 & 0xff);
+	bool data = false;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if ((c->dr7 & (3ULL << (2 * i))) &&
+		    ((c->dr7 >> (16 + 4 * i)) & 3) != 0)
+			data = true;
+	if ((c->flags & NVMM_VCPU_DEBUG_SWBP) &&
+	    (!(kvm_dbg_control & KVM_GUESTDBG_USE_SW_BP) || kvm_host_tcg))
+		return true;
+	if (hw && (!(kvm_dbg_control & KVM_GUESTDBG_USE_HW_BP) ||
+	    kvm_host_tcg || (data && kvm_host == NVMM_KVM_HOST_PVM)))
+		return true;
+	/* kvm_pvm runs guest CPL3 code outside KVM's guest debugging. */
+	return (c->flags & NVMM_VCPU_DEBUG_USER) &&
+	    kvm_host == NVMM_KVM_HOST_PVM;
+}
+
+/*
+ * KVM starts a single step from the linear RIP it holds at
+ * KVM_SET_GUEST_DEBUG and sets TF only while the VCPU is there; the
+ * registers the client set since the last run (RIP, CS) are loaded only
+ * at the next one.  Give them to KVM now, as the next run would.
+ */
+static int
+kvm_debug_step_from(struct kvm_vcpu_be *kv)
+{
+	struct kvm_run *run = kv->run;
+
+	if (!(kv->dirty & (NVMM_X64_STATE_GPRS | NVMM_X64_STATE_SEGS |
+	    NVMM_X64_STATE_CRS | NVMM_X64_STATE_MSRS)))
+		return 0;
+	if (run_finish_previous(kv) == -1 || state_flush(kv) == -1)
+		return -1;
+	if ((run->kvm_dirty_regs & KVM_SYNC_X86_REGS) &&
+	    kvm_ioctl(kv->fd, KVM_SET_REGS, &run->s.regs.regs) == -1)
+		return -1;
+	if ((run->kvm_dirty_regs & KVM_SYNC_X86_SREGS) &&
+	    kvm_ioctl(kv->fd, KVM_SET_SREGS, &run->s.regs.sregs) == -1)
+		return -1;
+	run->kvm_dirty_regs &= ~(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS);
+	return 0;
+}
+
+static int
+kvm_vcpu_conf_debug(struct kvm_vcpu_be *kv,
+    const struct nvmm_vcpu_conf_debug *c)
+{
+	const uint64_t all = NVMM_VCPU_DEBUG_STEP | NVMM_VCPU_DEBUG_SWBP |
+	    NVMM_VCPU_DEBUG_HWBP | NVMM_VCPU_DEBUG_NOIRQ | NVMM_VCPU_DEBUG_USER;
+	struct kvm_guest_debug g;
+	int i;
+
+	if (c->flags & ~all) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (kvm_dbg_control == 0 || kvm_debug_refused(c)) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	memset(&g, 0, sizeof(g));
+	if (c->flags != 0)
+		g.control = KVM_GUESTDBG_ENABLE;
+	if (c->flags & NVMM_VCPU_DEBUG_STEP)
+		g.control |= KVM_GUESTDBG_SINGLESTEP;
+	if (c->flags & NVMM_VCPU_DEBUG_SWBP)
+		g.control |= KVM_GUESTDBG_USE_SW_BP;
+	if ((c->flags & NVMM_VCPU_DEBUG_HWBP) && (c->dr7 & 0xff))
+		g.control |= KVM_GUESTDBG_USE_HW_BP;
+	/* Best effort: an older KVM cannot hold interrupts back. */
+	if ((c->flags & NVMM_VCPU_DEBUG_NOIRQ) &&
+	    (kvm_dbg_control & KVM_GUESTDBG_BLOCKIRQ))
+		g.control |= KVM_GUESTDBG_BLOCKIRQ;
+	for (i = 0; i < 4; i++)
+		g.arch.debugreg[i] = c->dr[i];
+	g.arch.debugreg[7] = c->dr7;
+	if ((c->flags & NVMM_VCPU_DEBUG_STEP) && kvm_debug_step_from(kv) == -1)
+		return -1;
+	if (kvm_ioctl(kv->fd, KVM_SET_GUEST_DEBUG, &g) == -1)
+		return -1;
+	kv->debug = c->flags;
+	return 0;
+}
+
+/* Our configuration ops: NVMM's two, then the debug extension. */
+#define KVM_VCPU_NCONF	(NVMM_X86_VCPU_NCONF + 1)
+
+static const size_t kvm_vcpu_conf_sizes[KVM_VCPU_NCONF] = {
 	[NVMM_VCPU_CONF_MD(NVMM_VCPU_CONF_CPUID)] =
 	    sizeof(struct nvmm_vcpu_conf_cpuid),
 	[NVMM_VCPU_CONF_MD(NVMM_VCPU_CONF_TPR)] =
 	    sizeof(struct nvmm_vcpu_conf_tpr),
+	[NVMM_VCPU_CONF_MD(NVMM_VCPU_CONF_DEBUG)] =
+	    sizeof(struct nvmm_vcpu_conf_debug),
 };
 
 static int
@@ -589,6 +736,8 @@ kvm_vcpu_configure(struct nvmm_vcpu_priv *v, uint64_t op, void *data)
 		kv->tpr_exit =
 		    ((const struct nvmm_vcpu_conf_tpr *)data)->exit_changed;
 		return 0;
+	case NVMM_VCPU_CONF_DEBUG:
+		return kvm_vcpu_conf_debug(kv, data);
 	default:
 		errno = EINVAL;
 		return -1;
@@ -1242,6 +1391,13 @@ vcpu_revive(struct kvm_vcpu_be *kv)
 	kv->tpr_seen = 0;
 	kv->shutdown = false;
 	kv->cpuid_dirty = true;		/* must match what KVM has */
+	if (kv->debug != 0) {
+		struct kvm_guest_debug off;
+
+		memset(&off, 0, sizeof(off));
+		(void)kvm_ioctl(kv->fd, KVM_SET_GUEST_DEBUG, &off);
+		kv->debug = 0;
+	}
 	/* No event of the old VCPU survives. */
 	memset(&ev->exception, 0, sizeof(ev->exception));
 	memset(&ev->interrupt, 0, sizeof(ev->interrupt));
@@ -1896,6 +2052,56 @@ exit_int_window(struct kvm_vcpu_be *kv)
 	return RUN_EXIT;
 }
 
+/* The linear address of RIP. */
+static uint64_t
+linear_rip(const struct kvm_vcpu_be *kv)
+{
+	const struct kvm_sync_regs *s = &kv->run->s.regs;
+
+	if (cs_mode(&s->sregs) == X86_MODE_64)
+		return s->regs.rip;
+	return (s->sregs.cs.base + s->regs.rip) & 0xffffffffULL;
+}
+
+/* A KVM debug exit: NVMM_VCPU_EXIT_DEBUG, our extension. */
+static int
+exit_debug(struct kvm_vcpu_be *kv)
+{
+	const struct kvm_debug_exit_arch *d = &kv->run->debug.arch;
+	struct nvmm_x86_exit_debug *x = &kv->common.exit.u.dbg;
+
+	if (kv->debug == 0)
+		return RUN_AGAIN;	/* armed before debugging was turned off */
+	kv->common.exit.reason = NVMM_VCPU_EXIT_DEBUG;
+	x->exception = d->exception;
+	x->dr6 = d->dr6;
+	x->dr7 = d->dr7;
+	x->pc = d->pc;
+	return RUN_EXIT;
+}
+
+/*
+ * Where KVM emulates guest CPL0 code (kvm_pvm), an int3 there is an
+ * emulation failure at the int3 rather than a debug exit: with software
+ * breakpoints on, report it as the debug exit it stands for.
+ */
+static bool
+exit_emulated_int3(struct kvm_vcpu_be *kv)
+{
+	struct nvmm_x86_exit_debug *x = &kv->common.exit.u.dbg;
+	uint8_t b;
+
+	if (!(kv->debug & NVMM_VCPU_DEBUG_SWBP) ||
+	    fetch_insn(kv, kv->run->s.regs.regs.rip, &b, 1) != 1 || b != 0xcc)
+		return false;
+	kv->common.exit.reason = NVMM_VCPU_EXIT_DEBUG;
+	x->exception = X86_EXC_BP;
+	x->dr6 = 0;
+	x->dr7 = 0;
+	x->pc = linear_rip(kv);
+	return true;
+}
+
 /* E.g. an instruction KVM's emulator cannot run. */
 static int
 exit_internal_error(struct kvm_vcpu_be *kv)
@@ -1915,6 +2121,8 @@ exit_internal_error(struct kvm_vcpu_be *kv)
 	    (ev->exception.injected || ev->exception.pending) &&
 	    ev->exception.nr == X86_EXC_UD)
 		event_drop(kv, true);
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION)
+		exit_emulated_int3(kv);
 	return RUN_EXIT;
 }
 
@@ -1957,6 +2165,8 @@ exit_translate(struct kvm_vcpu_be *kv)
 		    run->fail_entry.hardware_entry_failure_reason);
 	case KVM_EXIT_INTERNAL_ERROR:
 		return exit_internal_error(kv);
+	case KVM_EXIT_DEBUG:
+		return exit_debug(kv);
 	default:
 		return exit_invalid(kv, NVMM_KVM_HWCODE(run->exit_reason));
 	}
@@ -2306,7 +2516,7 @@ const struct nvmm_backend nvmm_kvm_x86_64 = {
 	.machine_destroy = kvm_machine_destroy,
 	.vcpu_create = kvm_vcpu_create,
 	.vcpu_destroy = kvm_vcpu_destroy,
-	.vcpu_conf_max = NVMM_X86_VCPU_NCONF,
+	.vcpu_conf_max = KVM_VCPU_NCONF,
 	.vcpu_conf_sizes = kvm_vcpu_conf_sizes,
 	.vcpu_configure = kvm_vcpu_configure,
 	.vcpu_getstate = kvm_vcpu_getstate,

@@ -99,6 +99,7 @@ bitfmt(char *buf, size_t size, uint64_t v, const char *const *names,
 static const char *const vcpu_conf_names[] = {
 	[0] = "CPUID",		/* NVMM_CAP_ARCH_VCPU_CONF_CPUID */
 	[1] = "TPR",		/* NVMM_CAP_ARCH_VCPU_CONF_TPR */
+	[2] = "DEBUG",		/* NVMM_CAP_ARCH_VCPU_CONF_DEBUG, ours */
 };
 
 /* XSAVE state components, by XCR0/XSS bit, as NetBSD names them. */

@@ -23,9 +23,8 @@
  *           With the note every VCPU starts with EBX = its index (0 for
  *           VCPU 120) and ESI = N.  Without it they stay parked.
  *   -g PORT wait for GDB on 127.0.0.1:PORT (0: any free port, printed)
- *           before the first guest instruction; see gdbstub.c.  toyvirt
- *           reaches KVM directly for debugging, which libnvmm does not
- *           offer (kvmdbg.c; Linux only).
+ *           before the first guest instruction; see gdbstub.c.  It uses
+ *           libnvmm's guest-debugging extension (NVMM_VCPU_CONF_DEBUG).
  *   -h      print the usage and exit.
  *
  * Devices: a console on I/O port 123 (output only; each guest line is
@@ -69,7 +68,6 @@
 #include "elf.h"
 #include "gdbstub.h"
 #include "inject.h"
-#include "kvmdbg.h"
 #include "memory.h"
 #include "run.h"
 #include "trace.h"
@@ -210,13 +208,24 @@ parse_args(int argc, char **argv, struct options *o)
  * Start-up.
  * ------------------------------------------------------------------------ */
 
+/*
+ * What to do about NVMM's two init errors; which KVM capability is
+ * missing, say, is the library's to know: nvmmctl identify prints it.
+ */
 static void __attribute__((noreturn))
 init_failed(void)
 {
-	char msg[512];
+	int e = errno;
 
-	kvmdbg_diagnose(errno, msg, sizeof(msg));
-	errx(1, "nvmm_init: %s", msg);
+	if (e == EACCES)
+		errx(1, "nvmm_init: %s: no access to /dev/kvm; add your user "
+		    "to the kvm group (then log in again)", strerror(e));
+	if (e == ENXIO)
+		errx(1, "nvmm_init: %s: no usable KVM; load the kvm module "
+		    "(modprobe kvm_intel or kvm_amd), check that "
+		    "virtualization is enabled, and see what nvmmctl identify "
+		    "says is missing", strerror(e));
+	errx(1, "nvmm_init: %s", strerror(e));
 }
 
 /* 32-bit flat segment: base 0, limit 4 GiB, present, DPL 0, AVL, D/B, G. */
@@ -299,7 +308,6 @@ start_machine(const char *path, const struct elf_plan *plan,
 
 	for (i = 0; i < n; i++) {
 		vcpus[i].idx = i;
-		vcpus[i].kd.fd = -1;
 		if (nvmm_vcpu_create(&mach, TOYVIRT_VCPU_ID + i,
 		    &vcpus[i].vcpu) == -1)
 			err(1, "nvmm_vcpu_create(%u)", TOYVIRT_VCPU_ID + i);
@@ -347,28 +355,21 @@ start_machine(const char *path, const struct elf_plan *plan,
 		    TOYVIRT_VCPU_ID + n - 1);
 }
 
-/* -g: KVM's VCPUs, then the stub, which waits for gdb. */
-static uint32_t
+/* -g: what libnvmm can debug here, then the stub, which waits for gdb. */
+static void
 start_debugger(unsigned port, unsigned nrun)
 {
 	char msg[256];
-	uint32_t sup;
-	unsigned i, bound;
+	uint32_t limits;
+	unsigned bound;
 
-	sup = kvmdbg_supported();
-	if (!(sup & KVMDBG_ENABLE))
-		errx(1, "-g: this KVM has no guest debugging "
-		    "(KVM_CAP_SET_GUEST_DEBUG)");
-	for (i = 0; i < nrun; i++)
-		if (kvmdbg_attach(TOYVIRT_VCPU_ID + i, &vcpus[i].kd, msg,
-		    sizeof(msg)) == -1)
-			errx(1, "-g: %s", msg);
+	if (gdb_limits(&mach, &vcpus[0].vcpu, &limits) == -1)
+		err(1, "-g: no guest debugging (NVMM_VCPU_CONF_DEBUG)");
 	if (gdb_listen(port, &bound, msg, sizeof(msg)) == -1)
 		errx(1, "-g: cannot listen on %s", msg);
-	if (gdb_start(vcpus, nrun, sup) == -1)
+	if (gdb_start(vcpus, nrun, limits) == -1)
 		err(1, "-g: cannot start the GDB stub");
 	say("[+] Waiting for gdb on 127.0.0.1:%u", bound);
-	return sup;
 }
 
 /* ------------------------------------------------------------------------
@@ -468,7 +469,7 @@ main(int argc, char **argv)
 	ro.debug = o.debug;
 	inject_init(&mach, &vcpus[0].vcpu, o.interval);
 	if (o.debug)
-		ro.dbg_support = start_debugger(o.port, nrun);
+		start_debugger(o.port, nrun);
 	if (inject_start() == -1)
 		err(1, "pthread_create");
 	why[0] = '\0';

@@ -33,7 +33,7 @@
  * its next run; while parked it executes the stub's requests (register
  * and memory access) on its own thread, so only that thread ever touches
  * its VCPU.  Resuming gives each VCPU the debug configuration, which it
- * applies with KVM_SET_GUEST_DEBUG (kvmdbg.c) before it runs again.
+ * applies with libnvmm's NVMM_VCPU_CONF_DEBUG before it runs again.
  * When a debugger is attached, a VCPU about to kill the machine (invalid
  * exit, dead halt) stops for the debugger first; the machine ends when the
  * debugger resumes it.
@@ -157,36 +157,25 @@ report_stop(struct tv_vcpu *v, enum stop_kind kind, int sig, int slot,
 static void
 apply_debug(struct tv_vcpu *v, const struct mc_debug *d, bool step)
 {
-	uint32_t ctl = 0;
-	uint64_t rip;
-	unsigned i;
-	bool hw = false;
+	struct nvmm_vcpu_conf_debug c;
 
-	if (v->kd.fd == -1)
+	if (!r_opts.debug)
 		return;
+	memset(&c, 0, sizeof(c));
 	if (d->active) {
-		ctl = KVMDBG_ENABLE;
-		for (i = 0; i < 4; i++)
-			if (d->dr7 & (3ULL << (2 * i)))
-				hw = true;
-		if (hw)
-			ctl |= KVMDBG_USE_HW_BP;
-		if (d->nswbp > 0)
-			ctl |= KVMDBG_USE_SW_BP;
-		if (step) {
-			ctl |= KVMDBG_SINGLESTEP;
-			if (r_opts.dbg_support & KVMDBG_BLOCKIRQ)
-				ctl |= KVMDBG_BLOCKIRQ;
-		}
-		ctl &= r_opts.dbg_support | KVMDBG_ENABLE;
+		if (d->dr7 & 0xff)	/* an enabled DR0-DR3 */
+			c.flags |= NVMM_VCPU_DEBUG_HWBP;
+		if (d->nswbp > 0 && !d->swbp_hlt)
+			c.flags |= NVMM_VCPU_DEBUG_SWBP;
+		if (step)
+			c.flags |= NVMM_VCPU_DEBUG_STEP | NVMM_VCPU_DEBUG_NOIRQ;
+		memcpy(c.dr, d->dr, sizeof(c.dr));
+		c.dr7 = d->dr7;
 	}
-	/* KVM must see where the step starts (the first run, "set $pc"). */
-	if ((ctl & KVMDBG_SINGLESTEP) && (rip = guest_rip(v)) != UINT64_MAX &&
-	    kvmdbg_step_from(&v->kd, rip) == -1)
-		warn("KVM_SET_REGS on VCPU %u", (unsigned)v->vcpu.cpuid);
-	if (kvmdbg_set(&v->kd, ctl, d->dr, d->dr7) == -1)
-		warn("KVM_SET_GUEST_DEBUG on VCPU %u (control 0x%x)",
-		    (unsigned)v->vcpu.cpuid, ctl);
+	if (nvmm_vcpu_configure(r_mach, &v->vcpu, NVMM_VCPU_CONF_DEBUG,
+	    &c) == -1)
+		warn("nvmm_vcpu_configure(NVMM_VCPU_CONF_DEBUG) on VCPU %u "
+		    "(flags 0x%" PRIx64 ")", (unsigned)v->vcpu.cpuid, c.flags);
 }
 
 /*
@@ -337,30 +326,25 @@ hlt_break(struct tv_vcpu *v, uint64_t bp)
 	return H_STOP;
 }
 
-/* A KVM debug exit: which breakpoint, watchpoint or step it was. */
+/* A debug exit: which breakpoint, watchpoint or step it was. */
 static enum handled
 debug_exit(struct tv_vcpu *v)
 {
-	struct kvmdbg_exit dx;
+	const struct nvmm_x86_exit_debug *dx = &v->vcpu.exit->u.dbg;
 	uint64_t dr7;
 	unsigned i;
 	int rw;
 
 	if (!v->dbg.active)
 		return H_CONT;		/* stale: the debugger has gone */
-	if (!kvmdbg_exit_info(&v->kd, &dx)) {
-		report_stop(v, v->stepping ? STOP_STEP : STOP_HWBREAK,
-		    GDB_SIGTRAP, -1, 0, 0);
-		return H_STOP;
-	}
-	if (dx.exception == 3) {
+	if (dx->exception == 3) {
 		report_stop(v, is_swbp(v, guest_rip(v)) ? STOP_SWBREAK :
 		    STOP_TRAP, GDB_SIGTRAP, -1, 0, 0);
 		return H_STOP;
 	}
 	dr7 = v->dbg.dr7;
 	for (i = 0; i < 4; i++) {
-		if (!(dx.dr6 & (1ULL << i)) || !(dr7 & (3ULL << (2 * i))))
+		if (!(dx->dr6 & (1ULL << i)) || !(dr7 & (3ULL << (2 * i))))
 			continue;
 		rw = (int)((dr7 >> (16 + 4 * i)) & 3);
 		if (rw == 0)
@@ -372,7 +356,7 @@ debug_exit(struct tv_vcpu *v)
 	}
 	if (step_did_not_move(v))
 		return H_CONT;
-	report_stop(v, (dx.dr6 & DR6_BS) || v->stepping ? STOP_STEP :
+	report_stop(v, (dx->dr6 & DR6_BS) || v->stepping ? STOP_STEP :
 	    STOP_TRAP, GDB_SIGTRAP, -1, 0, 0);
 	return H_STOP;
 }
@@ -463,20 +447,10 @@ handle_exit(struct tv_vcpu *v, uint64_t since)
 		say("[+] Machine received shutdown");
 		end_machine(v, END_SHUTDOWN, NULL);
 		return H_END;
+	case NVMM_VCPU_EXIT_DEBUG:
+		return debug_exit(v);
 	case NVMM_VCPU_EXIT_INVALID:
-		if (ex->u.inv.hwcode == KVMDBG_HWCODE_DEBUG)
-			return debug_exit(v);
 		rip = guest_rip(v);
-		/*
-		 * On hosts where KVM emulates guest CPL0 code, an int3 there
-		 * is an emulation failure at the int3: toyvirt's own
-		 * software breakpoint if it inserted one at that address.
-		 */
-		if (ex->u.inv.hwcode == KVMDBG_HWCODE_EMUL && v->dbg.active &&
-		    is_swbp(v, rip)) {
-			report_stop(v, STOP_SWBREAK, GDB_SIGTRAP, -1, 0, 0);
-			return H_STOP;
-		}
 		snprintf(line, sizeof(line), "[!] Invalid exit: rip=0x%" PRIx64
 		    " hwcode=0x%" PRIx64, rip, ex->u.inv.hwcode);
 		snprintf(why, sizeof(why), "invalid exit (hwcode 0x%" PRIx64
