@@ -1330,7 +1330,8 @@ gdb_listen(unsigned port, unsigned *bound, char *err, size_t errlen)
 }
 
 int
-gdb_start(struct tv_vcpu *vcpus, unsigned nthreads, uint32_t limits)
+gdb_start(struct tv_vcpu *vcpus, unsigned nthreads, uint32_t limits,
+    char *err, size_t errlen)
 {
 	int e;
 
@@ -1338,14 +1339,17 @@ gdb_start(struct tv_vcpu *vcpus, unsigned nthreads, uint32_t limits)
 	s_nthreads = nthreads;
 	s_limits = limits;
 	if (gx_xml_build() == -1) {
-		errno = ENOMEM;
+		snprintf(err, errlen, "target description: %s",
+		    strerror(ENOMEM));
 		return -1;
 	}
-	if (pipe2(quit_pipe, O_CLOEXEC) == -1)
+	if (pipe2(quit_pipe, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
+	}
 	e = pthread_create(&stub_thread, NULL, stub_main, NULL);
 	if (e != 0) {
-		errno = e;
+		snprintf(err, errlen, "pthread_create: %s", strerror(e));
 		return -1;
 	}
 	stub_started = true;

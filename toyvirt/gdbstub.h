@@ -22,18 +22,18 @@ int gdb_listen(unsigned port, unsigned *bound, char *err, size_t errlen);
 
 /*
  * Asks libnvmm, on a VCPU that has not run, what it refuses (GDB_LIM_*).
- * Returns 0 with *limits, or -1 with errno (EOPNOTSUPP: no guest
- * debugging at all).
+ * Returns 0 with *limits, or -1 with a reason in err.
  */
 int gdb_limits(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
-    uint32_t *limits);
+    uint32_t *limits, char *err, size_t errlen);
 
 /*
  * Starts the stub's thread.  vcpus[0..nthreads) are the VCPUs that run
  * (gdb's threads 1..nthreads); limits are gdb_limits()'s.  Returns 0, or
- * -1 with errno.
+ * -1 with a reason in err.
  */
-int gdb_start(struct tv_vcpu *vcpus, unsigned nthreads, uint32_t limits);
+int gdb_start(struct tv_vcpu *vcpus, unsigned nthreads, uint32_t limits,
+    char *err, size_t errlen);
 
 /* Ends the stub (after the machine ended) and joins its thread. */
 void gdb_stop(void);

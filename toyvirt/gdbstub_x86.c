@@ -545,7 +545,7 @@ try_debug(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu, uint64_t flags,
 
 int
 gdb_limits(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
-    uint32_t *limits)
+    uint32_t *limits, char *err, size_t errlen)
 {
 	static const struct {
 		uint64_t flags, dr7;
@@ -561,22 +561,28 @@ gdb_limits(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
 	int r;
 
 	if (nvmm_capability(&cap) == -1)
-		return -1;
+		goto fail;
 	if (!(cap.arch.vcpu_conf_support & NVMM_CAP_ARCH_VCPU_CONF_DEBUG)) {
-		errno = EOPNOTSUPP;
+		snprintf(err, errlen, "libnvmm offers no guest debugging "
+		    "here (NVMM_CAP_ARCH_VCPU_CONF_DEBUG)");
 		return -1;
 	}
 	*limits = 0;
 	for (i = 0; i < sizeof(trials) / sizeof(trials[0]); i++) {
 		if ((r = try_debug(mach, vcpu, trials[i].flags,
 		    trials[i].dr7)) == -1)
-			return -1;
+			goto fail;
 		if (r == 1)
 			*limits |= trials[i].lim;
 	}
 	/* Data breakpoints need the debug registers. */
 	if (*limits & GDB_LIM_DR)
 		*limits |= GDB_LIM_WATCH;
-	return try_debug(mach, vcpu, 0, 0) == 0 ? 0 : -1;
+	if (try_debug(mach, vcpu, 0, 0) == 0)
+		return 0;
+fail:
+	snprintf(err, errlen, "nvmm_vcpu_configure(NVMM_VCPU_CONF_DEBUG): %s",
+	    strerror(errno));
+	return -1;
 }
 

@@ -41,6 +41,12 @@
  * machine first.  The ELF file is read and checked before the VM is
  * created.
  *
+ * Errors, one convention: a function that fails returns -1 and leaves a
+ * one-line reason in its caller's buffer (err, errlen); one that only
+ * wraps a single libnvmm or system call leaves that call's errno, which
+ * its caller turns into such a reason.  A VCPU thread ends the machine
+ * with the reason (run.c's fail_machine); main alone prints it and exits.
+ *
  * Differences from the original demo (docs/toy-machine.md): a defensive ELF
  * loader; unknown devices and MSRs are answered like hardware instead of
  * ending toyvirt; INT_READY / NMI_READY re-inject the parked event and the
@@ -363,12 +369,12 @@ start_debugger(unsigned port, unsigned nrun)
 	uint32_t limits;
 	unsigned bound;
 
-	if (gdb_limits(&mach, &vcpus[0].vcpu, &limits) == -1)
-		err(1, "-g: no guest debugging (NVMM_VCPU_CONF_DEBUG)");
+	if (gdb_limits(&mach, &vcpus[0].vcpu, &limits, msg, sizeof(msg)) == -1)
+		errx(1, "-g: %s", msg);
 	if (gdb_listen(port, &bound, msg, sizeof(msg)) == -1)
 		errx(1, "-g: cannot listen on %s", msg);
-	if (gdb_start(vcpus, nrun, limits) == -1)
-		err(1, "-g: cannot start the GDB stub");
+	if (gdb_start(vcpus, nrun, limits, msg, sizeof(msg)) == -1)
+		errx(1, "-g: cannot start the GDB stub: %s", msg);
 	say("[+] Waiting for gdb on 127.0.0.1:%u", bound);
 }
 
@@ -507,6 +513,10 @@ main(int argc, char **argv)
 	if (end == END_KILLED) {
 		fflush(stdout);
 		errx(1, "the debugger killed the guest");
+	}
+	if (end == END_ERROR) {
+		fflush(stdout);
+		errx(1, "%s", why[0] != '\0' ? why : "error");
 	}
 	if (end == END_SIGNAL) {
 		fflush(stdout);

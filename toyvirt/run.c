@@ -1,10 +1,10 @@
 /* run.c - toyvirt's VCPU threads: the run loop, exit handling, and the machine control the debugger uses (hold, resume, calls on a VCPU's thread). */
 
-#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +110,8 @@ end_machine(struct tv_vcpu *self, enum run_end kind, const char *why)
 	pthread_mutex_lock(&ctl_lock);
 	if (!atomic_load(&ended)) {
 		end_kind = kind;
-		if (why != NULL && r_n > 1 && self != NULL)
+		if (why != NULL && r_n > 1 && self != NULL &&
+		    kind == END_DIED)
 			snprintf(end_why, sizeof(end_why), "VCPU %u: %s",
 			    (unsigned)self->vcpu.cpuid, why);
 		else if (why != NULL)
@@ -121,6 +122,24 @@ end_machine(struct tv_vcpu *self, enum run_end kind, const char *why)
 	pthread_mutex_unlock(&ctl_lock);
 	kick_others(self);
 	notify();
+}
+
+/*
+ * Ends the machine on toyvirt's or the library's error: the reason is
+ * what failed and errno's text, printed by main alone.
+ */
+static void __attribute__((format(printf, 2, 3)))
+fail_machine(struct tv_vcpu *self, const char *fmt, ...)
+{
+	char what[160], why[224];
+	va_list ap;
+	int e = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(why, sizeof(why), "%s: %s", what, strerror(e));
+	end_machine(self, END_ERROR, why);
 }
 
 /* A VCPU stops for the debugger; every other VCPU is told to hold. */
@@ -154,13 +173,13 @@ report_stop(struct tv_vcpu *v, enum stop_kind kind, int sig, int slot,
  * Parking and the debug configuration (VCPU thread).
  * ------------------------------------------------------------------------ */
 
-static void
+static int
 apply_debug(struct tv_vcpu *v, const struct mc_debug *d, bool step)
 {
 	struct nvmm_vcpu_conf_debug c;
 
 	if (!r_opts.debug)
-		return;
+		return 0;
 	memset(&c, 0, sizeof(c));
 	if (d->active) {
 		if (d->dr7 & 0xff)	/* an enabled DR0-DR3 */
@@ -173,9 +192,13 @@ apply_debug(struct tv_vcpu *v, const struct mc_debug *d, bool step)
 		c.dr7 = d->dr7;
 	}
 	if (nvmm_vcpu_configure(r_mach, &v->vcpu, NVMM_VCPU_CONF_DEBUG,
-	    &c) == -1)
-		warn("nvmm_vcpu_configure(NVMM_VCPU_CONF_DEBUG) on VCPU %u "
-		    "(flags 0x%" PRIx64 ")", (unsigned)v->vcpu.cpuid, c.flags);
+	    &c) == -1) {
+		fail_machine(v, "nvmm_vcpu_configure(NVMM_VCPU_CONF_DEBUG) on "
+		    "VCPU %u (flags 0x%" PRIx64 ")", (unsigned)v->vcpu.cpuid,
+		    c.flags);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -225,7 +248,8 @@ control(struct tv_vcpu *v)
 	pthread_mutex_unlock(&ctl_lock);
 	if (need) {
 		v->dbg = d;
-		apply_debug(v, &d, step);
+		if (apply_debug(v, &d, step) == -1)
+			return -1;
 		v->stepping = step;
 		if (step) {
 			v->step_rip = guest_rip(v);
@@ -318,8 +342,7 @@ hlt_break(struct tv_vcpu *v, uint64_t bp)
 {
 	v->vcpu.state->gprs[NVMM_X64_GPR_RIP] = bp;
 	if (nvmm_vcpu_setstate(r_mach, &v->vcpu, NVMM_X64_STATE_GPRS) == -1) {
-		warn("nvmm_vcpu_setstate");
-		end_machine(v, END_ERROR, NULL);
+		fail_machine(v, "nvmm_vcpu_setstate");
 		return H_END;
 	}
 	report_stop(v, STOP_SWBREAK, GDB_SIGTRAP, -1, 0, 0);
@@ -383,9 +406,8 @@ handle_exit(struct tv_vcpu *v, uint64_t since)
 			e = errno;
 			rip = guest_rip(v);
 			errno = e;
-			warn("nvmm_assist_io (port %u, rip=0x%" PRIx64 ")",
-			    (unsigned)ex->u.io.port, rip);
-			end_machine(v, END_ERROR, NULL);
+			fail_machine(v, "nvmm_assist_io (port %u, rip=0x%"
+			    PRIx64 ")", (unsigned)ex->u.io.port, rip);
 			return H_END;
 		}
 		return H_CONT;
@@ -394,16 +416,15 @@ handle_exit(struct tv_vcpu *v, uint64_t since)
 			e = errno;
 			rip = guest_rip(v);
 			errno = e;
-			warn("nvmm_assist_mem (gpa 0x%" PRIx64 ", rip=0x%" PRIx64
-			    ")", ex->u.mem.gpa, rip);
-			end_machine(v, END_ERROR, NULL);
+			fail_machine(v, "nvmm_assist_mem (gpa 0x%" PRIx64
+			    ", rip=0x%" PRIx64 ")", ex->u.mem.gpa, rip);
 			return H_END;
 		}
 		return H_CONT;
 	case NVMM_VCPU_EXIT_RDMSR:
 	case NVMM_VCPU_EXIT_WRMSR:
-		if (dev_msr(r_mach, &v->vcpu) == -1) {
-			end_machine(v, END_ERROR, NULL);
+		if (dev_msr(r_mach, &v->vcpu, why, sizeof(why)) == -1) {
+			end_machine(v, END_ERROR, why);
 			return H_END;
 		}
 		return H_CONT;
@@ -412,8 +433,7 @@ handle_exit(struct tv_vcpu *v, uint64_t since)
 		/* Only VCPU 120 gets events that wait for a window. */
 		if (v->idx == 0 && inject_ready(ex->reason ==
 		    NVMM_VCPU_EXIT_NMI_READY) == -1) {
-			warn("nvmm_vcpu_inject");
-			end_machine(v, END_ERROR, NULL);
+			fail_machine(v, "nvmm_vcpu_inject");
 			return H_END;
 		}
 		return H_CONT;
@@ -421,8 +441,7 @@ handle_exit(struct tv_vcpu *v, uint64_t since)
 	case NVMM_VCPU_EXIT_MWAIT:
 		/* Hidden in CPUID; answer as hardware without it: #UD. */
 		if (inject_exception(&v->vcpu, 6, 0) == -1) {
-			warn("nvmm_vcpu_inject");
-			end_machine(v, END_ERROR, NULL);
+			fail_machine(v, "nvmm_vcpu_inject");
 			return H_END;
 		}
 		return H_CONT;
@@ -508,8 +527,7 @@ vcpu_main(void *arg)
 			if (!halt_wait(v)) {
 				if (v->idx == 0 && inject_failed(&e)) {
 					errno = e;
-					warn("nvmm_vcpu_inject");
-					end_machine(v, END_ERROR, NULL);
+					fail_machine(v, "nvmm_vcpu_inject");
 					break;
 				}
 				continue;
@@ -521,8 +539,8 @@ vcpu_main(void *arg)
 		if (last != TR_NREASONS)
 			v->stats.vmm_ns[last] += t0 - t1;
 		if (nvmm_vcpu_run(r_mach, &v->vcpu) == -1) {
-			warn("nvmm_vcpu_run (VCPU %u)", (unsigned)v->vcpu.cpuid);
-			end_machine(v, END_ERROR, NULL);
+			fail_machine(v, "nvmm_vcpu_run (VCPU %u)",
+			    (unsigned)v->vcpu.cpuid);
 			break;
 		}
 		last = tr_classify(v->vcpu.exit);
@@ -543,8 +561,7 @@ vcpu_main(void *arg)
 			report_stop(v, STOP_STEP, GDB_SIGTRAP, -1, 0, 0);
 		if (v->idx == 0 && inject_failed(&e)) {
 			errno = e;
-			warn("nvmm_vcpu_inject");
-			end_machine(v, END_ERROR, NULL);
+			fail_machine(v, "nvmm_vcpu_inject");
 			break;
 		}
 	}
@@ -570,7 +587,7 @@ run_machine(struct nvmm_machine *mach, struct tv_vcpu *vcpus, unsigned n,
 	r_n = n;
 	r_opts = *opts;
 	if (pipe2(notify_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
-		warn("pipe");
+		snprintf(why, whylen, "pipe: %s", strerror(errno));
 		return END_ERROR;
 	}
 	for (i = 0; i < n; i++)
@@ -584,8 +601,7 @@ run_machine(struct nvmm_machine *mach, struct tv_vcpu *vcpus, unsigned n,
 		    &vcpus[i]);
 		if (e != 0) {
 			errno = e;
-			warn("pthread_create");
-			end_machine(NULL, END_ERROR, NULL);
+			fail_machine(NULL, "pthread_create");
 			break;
 		}
 		vcpus[i].started = true;
