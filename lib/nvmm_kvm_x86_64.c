@@ -1,7 +1,8 @@
 /* nvmm_kvm_x86_64.c - the Linux KVM backend of libnvmm for x86-64. */
 
 /*
- * How NVMM maps onto KVM, in short (docs/kvm-hosts.md):
+ * NVMM's x86 rules (reset state, MSRs, CPUID, events) are nvmm_x86.c's;
+ * this file only maps them onto KVM.  How, in short (docs/kvm-hosts.md):
  *
  * - One KVM VM per machine, no in-kernel irqchip; one KVM VCPU per VCPU,
  *   with the NVMM VCPU id as KVM vcpu id.
@@ -22,6 +23,8 @@
  *   RDX set); the next KVM_RUN hands that to KVM's own completion.
  * - A private signal kicks a VCPU thread out of KVM_RUN for
  *   nvmm_vcpu_stop() and nvmm_vcpu_inject() from other threads.
+ * - Our guest-debugging extension (NVMM_VCPU_CONF_DEBUG) is
+ *   KVM_SET_GUEST_DEBUG; KVM's debug exit is NVMM_VCPU_EXIT_DEBUG.
  */
 
 #include <cpuid.h>
