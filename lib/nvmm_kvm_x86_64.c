@@ -658,7 +658,16 @@ static int
 kvm_debug_step_from(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
+	int ret;
 
+	/* An assisted instruction KVM has not finished yet ends first, so
+	   that the step starts on an instruction boundary. */
+	if (kv->compl == COMPL_READY) {
+		if ((ret = kvm_complete(kv)) == -1)
+			return -1;
+		if (ret == 0)
+			kv->held = true;
+	}
 	if (!(kv->dirty & (NVMM_X64_STATE_GPRS | NVMM_X64_STATE_SEGS |
 	    NVMM_X64_STATE_CRS | NVMM_X64_STATE_MSRS)))
 		return 0;

@@ -1,9 +1,11 @@
 /* t_debug.c - our guest-debugging extension: NVMM_VCPU_CONF_DEBUG (steps, int3 and DR0-DR3 breakpoints) and NVMM_VCPU_EXIT_DEBUG. */
 
 /*
- * The guest is five bytes of 64-bit code: nop; nop; hlt; int3; hlt.
+ * The guest is 64-bit code: nop; nop; hlt; int3; hlt; rep outsb; hlt.
  * What a host cannot do (an int3 or DR0-DR3 on a KVM inside QEMU's TCG)
- * must be refused with EOPNOTSUPP, never accepted and then silent.
+ * must be refused with EOPNOTSUPP, never accepted and then silent.  A
+ * step armed in the middle of a REP OUTS (an element assisted, KVM not
+ * done with it yet) must neither lose nor repeat an element.
  */
 
 #include <errno.h>
@@ -11,7 +13,28 @@
 
 #include "vmtest.h"
 
-static const uint8_t code[] = { 0x90, 0x90, 0xf4, 0xcc, 0xf4 };
+static const uint8_t code[] = { 0x90, 0x90, 0xf4, 0xcc, 0xf4, 0xf3, 0x6e,
+    0xf4 };
+static const char outs_data[] = "ABCD";
+
+#define OUTS_PORT	0x10
+#define OUTS_SRC	VMT_DATA
+
+static char outs_log[16];
+static size_t outs_n;
+
+static void
+io_cb(struct nvmm_io *io)
+{
+	if (!io->in && outs_n < sizeof(outs_log) - 1)
+		outs_log[outs_n++] = (char)io->data[0];
+}
+
+static void
+mem_cb(struct nvmm_mem *mem)
+{
+	(void)mem;
+}
 
 #define AT(i)	(VMT_CODE + (i))
 
@@ -100,6 +123,47 @@ check_hwbp(struct vmt *t)
 	CHECK_OK(debug_conf(t, 0, 0, 0));
 }
 
+/* Runs to the next exit that is not an I/O one, assisting those. */
+static uint64_t
+run_assisted(struct vmt *t)
+{
+	uint64_t r;
+
+	while ((r = vmt_run(t)) == NVMM_VCPU_EXIT_IO)
+		CHECK_OK(nvmm_assist_io(&t->mach, &t->vcpu));
+	return r;
+}
+
+static void
+check_step_in_outs(struct vmt *t)
+{
+	struct nvmm_assist_callbacks cbs = { io_cb, mem_cb };
+	uint64_t r;
+	int steps = 0;
+
+	CHECK_OK(nvmm_vcpu_configure(&t->mach, &t->vcpu,
+	    NVMM_VCPU_CONF_CALLBACKS, &cbs));
+	memcpy(t->ram + OUTS_SRC, outs_data, 4);
+	vmt_set_gpr(t, NVMM_X64_GPR_RSI, OUTS_SRC);
+	vmt_set_gpr(t, NVMM_X64_GPR_RCX, 4);
+	vmt_set_gpr(t, NVMM_X64_GPR_RDX, OUTS_PORT);
+	set_rip(t, AT(5));
+	/* The first element, assisted; KVM completes it at the next run. */
+	CHECK_EQ(vmt_run(t), NVMM_VCPU_EXIT_IO);
+	CHECK_OK(nvmm_assist_io(&t->mach, &t->vcpu));
+	CHECK_OK(debug_conf(t, NVMM_VCPU_DEBUG_STEP, 0, 0));
+	while ((r = run_assisted(t)) == NVMM_VCPU_EXIT_DEBUG && steps < 8)
+		steps++;
+	CHECK_OK(debug_conf(t, 0, 0, 0));
+	if (r == NVMM_VCPU_EXIT_DEBUG)
+		r = run_assisted(t);
+	CHECK_EQ(r, NVMM_VCPU_EXIT_HALTED);
+	CHECK(outs_n == 4 && memcmp(outs_log, outs_data, 4) == 0,
+	    "rep outsb stepped: the port saw \"%.*s\", not \"ABCD\"",
+	    (int)outs_n, outs_log);
+	CHECK_EQ(vmt_gpr(t, NVMM_X64_GPR_RIP), AT(8));
+}
+
 int
 main(void)
 {
@@ -122,6 +186,7 @@ main(void)
 	CHECK_EQ(vmt_gpr(&t, NVMM_X64_GPR_RIP), AT(3));
 	check_swbp(&t);
 	check_hwbp(&t);
+	check_step_in_outs(&t);
 
 	vmt_destroy(&t);
 	return vmt_done("t_debug");
