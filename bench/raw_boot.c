@@ -9,7 +9,7 @@
  *   -F     with the first #GP, also corrupt the guest's x87/SSE registers:
  *          checks that smallkern's FPU checks work ("!!! FPU BUG !!!")
  *
- * Same machine as toyvirt's (demo.md section 2), without libnvmm: one VCPU
+ * Same machine as toyvirt's (docs/toy-machine.md), without libnvmm: one VCPU
  * with id 120, the ELF's PT_LOADs at p_paddr plus 512 KiB of RAM after
  * them, 32-bit flat protected-mode entry, a console on port 123, the LAPIC
  * ID register at 0xFEE00020, APICBASE answered with 0xFEE00900, NX hidden
@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 /* -------------------------------------------------------------------------
- * The toy machine (demo.md section 1).
+ * The toy machine (docs/toy-machine.md 1).
  * ------------------------------------------------------------------------- */
 
 #define VCPU_ID		120
@@ -498,7 +498,7 @@ flat_segment(struct kvm_segment *s, uint8_t type)
 	s->avl = 1;
 }
 
-/* demo.md 2.5: 32-bit flat protected mode, paging off, at the entry. */
+/* docs/toy-machine.md 2: 32-bit flat protected mode, paging off, at the entry. */
 static void
 setup_state(uint64_t entry)
 {
@@ -543,7 +543,7 @@ setup_state(uint64_t entry)
 }
 
 /* -------------------------------------------------------------------------
- * Devices (demo.md 2.8).
+ * Devices (docs/toy-machine.md 3).
  * ------------------------------------------------------------------------- */
 
 /* The "mach>" + TAB prefix goes out lazily, with a line's first byte. */

@@ -320,6 +320,23 @@ struct nvmm_x86_exit_invalid {
 	uint64_t hwcode;
 };
 
+/*
+ * libnvmm for Linux extension (not in NetBSD's NVMM; libnvmm(3),
+ * EXTENSIONS): with NVMM_VCPU_CONF_DEBUG, a single step, a breakpoint or
+ * a watchpoint ends the run with this exit.  RIP is on the instruction
+ * that comes next (a step, a watchpoint) or on the one that would run (an
+ * instruction breakpoint, an int3).
+ */
+#define NVMM_VCPU_EXIT_DEBUG		0x0000000000010000ULL
+
+struct nvmm_x86_exit_debug {
+	uint32_t exception;		/* 1 (#DB) or 3 (#BP, an int3) */
+	uint32_t rsvd;
+	uint64_t dr6;			/* #DB: DR0-DR3 hits, BS (a step) */
+	uint64_t dr7;			/* the DR7 in force */
+	uint64_t pc;			/* linear address of RIP */
+};
+
 struct nvmm_x86_exit {
 	uint64_t reason;
 	union {
@@ -329,6 +346,7 @@ struct nvmm_x86_exit {
 		struct nvmm_x86_exit_wrmsr wrmsr;
 		struct nvmm_x86_exit_insn insn;
 		struct nvmm_x86_exit_invalid inv;
+		struct nvmm_x86_exit_debug dbg;	/* extension */
 	} u;
 	struct {
 		uint64_t rflags;
@@ -389,6 +407,27 @@ struct nvmm_vcpu_conf_cpuid {
 struct nvmm_vcpu_conf_tpr {
 	uint32_t exit_changed:1;
 	uint32_t rsvd:31;
+};
+
+/*
+ * libnvmm for Linux extension (not in NetBSD's NVMM; libnvmm(3),
+ * EXTENSIONS): guest debugging, a VCPU configuration op advertised by
+ * NVMM_CAP_ARCH_VCPU_CONF_DEBUG.  flags 0 turns debugging off.  What the
+ * host cannot do is refused with EOPNOTSUPP.
+ */
+#define NVMM_CAP_ARCH_VCPU_CONF_DEBUG	__BIT(2)
+#define NVMM_VCPU_CONF_DEBUG	(NVMM_VCPU_CONF_MD_BEGIN + 2)
+
+#define NVMM_VCPU_DEBUG_STEP	__BIT(0)	/* exit after one instruction */
+#define NVMM_VCPU_DEBUG_SWBP	__BIT(1)	/* an int3 exits, not #BP */
+#define NVMM_VCPU_DEBUG_HWBP	__BIT(2)	/* dr[] and dr7 are armed */
+#define NVMM_VCPU_DEBUG_NOIRQ	__BIT(3)	/* no interrupt in a step */
+#define NVMM_VCPU_DEBUG_USER	__BIT(4)	/* CPL3 code must be covered */
+
+struct nvmm_vcpu_conf_debug {
+	uint64_t flags;			/* NVMM_VCPU_DEBUG_* */
+	uint64_t dr[4];			/* DR0-DR3 */
+	uint64_t dr7;
 };
 
 /* Machine-independent names for the x86 structures. */
@@ -521,6 +560,7 @@ _NVMM_ASSERT_SIZE(struct nvmm_x86_event, 16);
 _NVMM_ASSERT_SIZE(struct nvmm_x86_exit, 64);
 _NVMM_ASSERT_SIZE(struct nvmm_vcpu_conf_cpuid, 40);
 _NVMM_ASSERT_SIZE(struct nvmm_vcpu_conf_tpr, 4);
+_NVMM_ASSERT_SIZE(struct nvmm_vcpu_conf_debug, 48);
 _NVMM_ASSERT_SIZE(struct nvmm_io, 40);
 _NVMM_ASSERT_SIZE(struct nvmm_mem, 48);
 _NVMM_ASSERT_SIZE(struct nvmm_ctl_mach_info, 32);

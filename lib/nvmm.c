@@ -28,6 +28,10 @@ static pthread_mutex_t nvmm_machines_lock = PTHREAD_MUTEX_INITIALIZER;
  */
 static _Atomic unsigned int nvmm_fork_gen;
 
+/* The client sees the stop word as NVMM's volatile int. */
+_Static_assert(sizeof(_Atomic int) == sizeof(int) &&
+    _Alignof(_Atomic int) == _Alignof(int), "stop word layout");
+
 static void
 nvmm_atfork_child(void)
 {
@@ -291,19 +295,47 @@ nvmm_machine_destroy(struct nvmm_machine *mach)
 	return 0;
 }
 
-int
-nvmm_machine_configure(struct nvmm_machine *mach, uint64_t op, void *conf)
+/*
+ * A machine-dependent op of the backend, as its index, or -1 with errno
+ * (EBADF before nvmm_init, as NVMM's ioctl on no descriptor; EINVAL).
+ */
+static int64_t
+nvmm_conf_index(uint64_t op, uint64_t md_begin, size_t max,
+    const size_t *sizes)
 {
-	/* x86 has no machine configuration: the op check comes first. */
-	(void)mach;
-	(void)op;
-	(void)conf;
 	if (nvmm_be == NULL) {
 		errno = EBADF;
 		return -1;
 	}
-	errno = EINVAL;
-	return -1;
+	if (op < md_begin || op - md_begin >= max ||
+	    sizes[op - md_begin] > NVMM_CONF_MAXSIZE) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int64_t)(op - md_begin);
+}
+
+int
+nvmm_machine_configure(struct nvmm_machine *mach, uint64_t op, void *conf)
+{
+	struct nvmm_mach_priv *m;
+	uint64_t buf[NVMM_CONF_MAXSIZE / sizeof(uint64_t)];
+	int64_t i;
+
+	/* The op is checked first, as NVMM does. */
+	if ((i = nvmm_conf_index(op, NVMM_MACH_CONF_MD_BEGIN,
+	    nvmm_be ? nvmm_be->mach_conf_max : 0,
+	    nvmm_be ? nvmm_be->mach_conf_sizes : NULL)) == -1)
+		return -1;
+	if ((m = nvmm_mach_lookup(mach)) == NULL)
+		return -1;
+	if (conf == NULL) {
+		errno = EFAULT;
+		return -1;
+	}
+	/* The backend works on a copy the client cannot change under it. */
+	memcpy(buf, conf, nvmm_be->mach_conf_sizes[i]);
+	return nvmm_be->machine_configure(m, op, buf);
 }
 
 /* -------------------------------------------------------------------------
@@ -348,7 +380,7 @@ nvmm_vcpu_create(struct nvmm_machine *mach, nvmm_cpuid_t cpuid,
 	vcpu->state = &v->state;
 	vcpu->event = &v->event;
 	vcpu->exit = &v->exit;
-	vcpu->stop = &v->stop;
+	vcpu->stop = (volatile int *)(void *)&v->stop;
 	return 0;
 }
 
@@ -373,77 +405,13 @@ nvmm_vcpu_destroy(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu)
 	return 0;
 }
 
-/* Checks and stores a CPUID configuration entry (nvmm-api.md 3.9). */
-static int
-nvmm_vcpu_conf_cpuid(struct nvmm_vcpu_priv *v,
-    const struct nvmm_vcpu_conf_cpuid *c)
-{
-	struct nvmm_cpuid_conf saved[NVMM_CPUID_MAXOPS], *e = NULL;
-	size_t nsaved = v->ncpuid_conf, i;
-	uint32_t set[4], del[4];
-
-	if (c->mask && c->exit) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (c->exit) {
-		/* KVM cannot make CPUID exit to user space. */
-		errno = EINVAL;
-		return -1;
-	}
-	set[0] = c->u.mask.set.eax; set[1] = c->u.mask.set.ebx;
-	set[2] = c->u.mask.set.ecx; set[3] = c->u.mask.set.edx;
-	del[0] = c->u.mask.del.eax; del[1] = c->u.mask.del.ebx;
-	del[2] = c->u.mask.del.ecx; del[3] = c->u.mask.del.edx;
-	if (c->mask) {
-		for (i = 0; i < 4; i++) {
-			if (set[i] & del[i]) {
-				errno = EINVAL;
-				return -1;
-			}
-		}
-	}
-
-	memcpy(saved, v->cpuid_conf, sizeof(saved));
-	for (i = 0; i < v->ncpuid_conf; i++) {
-		if (v->cpuid_conf[i].leaf == c->leaf) {
-			e = &v->cpuid_conf[i];
-			break;
-		}
-	}
-	if (!c->mask) {
-		/* Neither mask nor exit: remove the leaf's entry, if any. */
-		if (e == NULL)
-			return 0;
-		*e = v->cpuid_conf[--v->ncpuid_conf];
-	} else {
-		if (e == NULL) {
-			if (v->ncpuid_conf == NVMM_CPUID_MAXOPS) {
-				errno = ENOBUFS;
-				return -1;
-			}
-			e = &v->cpuid_conf[v->ncpuid_conf++];
-		}
-		e->leaf = c->leaf;
-		memcpy(e->set, set, sizeof(set));
-		memcpy(e->del, del, sizeof(del));
-	}
-	if (nvmm_be->vcpu_conf_changed(v) == -1) {
-		int err = errno;
-
-		memcpy(v->cpuid_conf, saved, sizeof(saved));
-		v->ncpuid_conf = nsaved;
-		errno = err;
-		return -1;
-	}
-	return 0;
-}
-
 int
 nvmm_vcpu_configure(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
     uint64_t op, void *conf)
 {
 	struct nvmm_vcpu_priv *v;
+	uint64_t buf[NVMM_CONF_MAXSIZE / sizeof(uint64_t)];
+	int64_t i;
 
 	if (op == NVMM_VCPU_CONF_CALLBACKS) {
 		/* Library-only, as on NetBSD; the VCPU is still looked up. */
@@ -456,24 +424,18 @@ nvmm_vcpu_configure(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu,
 		memcpy(&vcpu->cbs, conf, sizeof(vcpu->cbs));
 		return 0;
 	}
-	if (op != NVMM_VCPU_CONF_CPUID && op != NVMM_VCPU_CONF_TPR) {
-		if (nvmm_be == NULL)
-			errno = EBADF;
-		else
-			errno = EINVAL;
+	if ((i = nvmm_conf_index(op, NVMM_VCPU_CONF_MD_BEGIN,
+	    nvmm_be ? nvmm_be->vcpu_conf_max : 0,
+	    nvmm_be ? nvmm_be->vcpu_conf_sizes : NULL)) == -1)
 		return -1;
-	}
 	if ((v = nvmm_vcpu_lookup(mach, vcpu, NULL)) == NULL)
 		return -1;
 	if (conf == NULL) {
 		errno = EFAULT;
 		return -1;
 	}
-	if (op == NVMM_VCPU_CONF_CPUID)
-		return nvmm_vcpu_conf_cpuid(v, conf);
-
-	v->tpr_exit = ((const struct nvmm_vcpu_conf_tpr *)conf)->exit_changed;
-	return 0;
+	memcpy(buf, conf, nvmm_be->vcpu_conf_sizes[i]);
+	return nvmm_be->vcpu_configure(v, op, buf);
 }
 
 int
@@ -542,7 +504,7 @@ nvmm_vcpu_stop(struct nvmm_vcpu *vcpu)
 		return -1;
 	}
 	v = nvmm_container_of(vcpu->stop, struct nvmm_vcpu_priv, stop);
-	atomic_store((_Atomic int *)(void *)&v->stop, 1);
+	atomic_store(&v->stop, 1);
 	if (nvmm_be != NULL)
 		nvmm_be->vcpu_kick(v);
 	return 0;

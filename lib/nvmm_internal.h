@@ -13,7 +13,6 @@
 #define NVMM_MAX_VCPUS		256
 #define NVMM_MAX_RAM		0x2000000000ULL		/* 128 GiB */
 #define NVMM_MAX_HVAS		32
-#define NVMM_CPUID_MAXOPS	32
 #define NVMM_PAGE_SIZE		4096ULL
 
 #define nvmm_container_of(ptr, type, member) \
@@ -61,22 +60,21 @@ struct nvmm_mach_priv {
 	void *be;		/* backend machine */
 };
 
-struct nvmm_cpuid_conf {
-	uint32_t leaf;
-	uint32_t set[4];	/* eax, ebx, ecx, edx */
-	uint32_t del[4];
-};
-
 /*
  * The machine-independent part of a VCPU.  The backend embeds it in its
  * own VCPU object.  state/event/exit/stop are what the client's
- * struct nvmm_vcpu points to.
+ * struct nvmm_vcpu points to: NVMM's communication page, whose types the
+ * API fixes per architecture.  Everything else a backend keeps (its
+ * configuration included) is its own.
  */
 struct nvmm_vcpu_priv {
 	struct nvmm_x64_state state __attribute__((__aligned__(64)));
 	struct nvmm_x86_event event;
 	struct nvmm_x86_exit exit;
-	volatile int stop;
+	/* NVMM's ABI hands the client a volatile int * to this word; the
+	   library itself only touches it atomically (same size and
+	   alignment as int, checked in nvmm.c). */
+	_Atomic int stop;
 	_Atomic int event_pending;	/* nvmm_vcpu_inject() was called */
 	/* The event as it was when nvmm_vcpu_inject() was called: another
 	   thread may inject while the VCPU thread runs. */
@@ -85,10 +83,6 @@ struct nvmm_vcpu_priv {
 
 	nvmm_cpuid_t cpuid;
 	struct nvmm_mach_priv *mach;
-
-	struct nvmm_cpuid_conf cpuid_conf[NVMM_CPUID_MAXOPS];
-	size_t ncpuid_conf;
-	bool tpr_exit;
 };
 
 /* -------------------------------------------------------------------------
@@ -106,8 +100,22 @@ struct nvmm_backend {
 	int (*vcpu_create)(struct nvmm_mach_priv *, nvmm_cpuid_t,
 	    struct nvmm_vcpu_priv **);
 	void (*vcpu_destroy)(struct nvmm_mach_priv *, struct nvmm_vcpu_priv *);
-	/* Applies the CPUID/TPR configuration after the front end checked it. */
-	int (*vcpu_conf_changed)(struct nvmm_vcpu_priv *);
+
+	/*
+	 * The machine-dependent configuration ops: op NVMM_*_CONF_MD_BEGIN + i
+	 * exists for i < *_conf_max and takes a structure of *_conf_sizes[i]
+	 * bytes.  The front end checks the op, looks the object up and hands
+	 * the hook its own copy of the structure.
+	 */
+	size_t mach_conf_max;
+	const size_t *mach_conf_sizes;
+	int (*machine_configure)(struct nvmm_mach_priv *, uint64_t op,
+	    void *data);
+	size_t vcpu_conf_max;
+	const size_t *vcpu_conf_sizes;
+	int (*vcpu_configure)(struct nvmm_vcpu_priv *, uint64_t op,
+	    void *data);
+
 	int (*vcpu_getstate)(struct nvmm_vcpu_priv *, uint64_t flags);
 	void (*vcpu_setstate)(struct nvmm_vcpu_priv *, uint64_t flags);
 	int (*vcpu_run)(struct nvmm_vcpu_priv *);
@@ -126,11 +134,14 @@ struct nvmm_backend {
 	int (*gpa_unmap)(struct nvmm_mach_priv *, struct nvmm_area *);
 };
 
+/* The largest configuration structure a backend may declare. */
+#define NVMM_CONF_MAXSIZE	256
+
 extern const struct nvmm_backend nvmm_kvm_x86_64;
 
 /*
  * The kind of KVM underneath, known after nvmm_init(): where hosts differ
- * in ways the library cannot hide (docs/hosts.md), tests and nvmmctl ask.
+ * in ways the library cannot hide (docs/kvm-hosts.md), tests and nvmmctl ask.
  */
 enum nvmm_kvm_host {
 	NVMM_KVM_HOST_UNKNOWN,
@@ -139,6 +150,10 @@ enum nvmm_kvm_host {
 	NVMM_KVM_HOST_PVM,	/* kvm_pvm: guest CPL0 emulated */
 };
 enum nvmm_kvm_host nvmm_kvm_host(void);
+
+/* Why nvmm_init() found KVM unusable (the missing capability, say), or
+   NULL after a successful one: nvmmctl identify prints it. */
+const char *nvmm_kvm_unusable(void);
 const char *nvmm_kvm_host_name(enum nvmm_kvm_host);
 /* Is XSAVE offered to guests (does a guest's XSETBV reach KVM)? */
 bool nvmm_kvm_xsave(void);

@@ -1,7 +1,8 @@
 /* nvmm_kvm_x86_64.c - the Linux KVM backend of libnvmm for x86-64. */
 
 /*
- * How NVMM maps onto KVM, in short (nvmm-api.md section 12, kvm-host.md):
+ * NVMM's x86 rules (reset state, MSRs, CPUID, events) are nvmm_x86.c's;
+ * this file only maps them onto KVM.  How, in short (docs/kvm-hosts.md):
  *
  * - One KVM VM per machine, no in-kernel irqchip; one KVM VCPU per VCPU,
  *   with the NVMM VCPU id as KVM vcpu id.
@@ -22,13 +23,17 @@
  *   RDX set); the next KVM_RUN hands that to KVM's own completion.
  * - A private signal kicks a VCPU thread out of KVM_RUN for
  *   nvmm_vcpu_stop() and nvmm_vcpu_inject() from other threads.
+ * - Our guest-debugging extension (NVMM_VCPU_CONF_DEBUG) is
+ *   KVM_SET_GUEST_DEBUG; KVM's debug exit is NVMM_VCPU_EXIT_DEBUG.
  */
 
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -37,56 +42,23 @@
 #include <unistd.h>
 
 #include "nvmm_internal.h"
+#include "nvmm_x86.h"
 #include "x86_decode.h"
 
 /* -------------------------------------------------------------------------
- * Architectural constants.
+ * Constants of the mapping onto KVM.
  * ------------------------------------------------------------------------- */
-
-#define MSR_TSC			0x00000010
-#define MSR_PLATFORM_ID		0x00000017
-#define MSR_BIOS_SIGN		0x0000008b
-#define MSR_ARCH_CAPABILITIES	0x0000010a
-#define MSR_SYSENTER_CS		0x00000174
-#define MSR_SYSENTER_ESP	0x00000175
-#define MSR_SYSENTER_EIP	0x00000176
-#define MSR_MISC_ENABLE		0x000001a0
-#define MSR_PAT			0x00000277
-#define MSR_EFER		0xc0000080
-#define MSR_STAR		0xc0000081
-#define MSR_LSTAR		0xc0000082
-#define MSR_CSTAR		0xc0000083
-#define MSR_SFMASK		0xc0000084
-#define MSR_FSBASE		0xc0000100
-#define MSR_GSBASE		0xc0000101
-#define MSR_KERNELGSBASE	0xc0000102
-
-#define RFLAGS_IF		0x200ULL
-#define RFLAGS_RF		0x10000ULL
-#define CR4_OSXSAVE		(1ULL << 18)
-#define CPUID_1_ECX_XSAVE	(1u << 26)
-#define EFER_LMA		(1ULL << 10)
-#define CR0_PG			(1ULL << 31)
-#define EXC_UD			6
 
 /* The nested-page exits KVM's MMIO faults come from: SVM VMEXIT_NPF, VMX
    EPT misconfiguration (KVM marks MMIO pages with misconfigured EPTEs). */
 #define SVM_EXIT_NPF		0x400ULL
 #define VMX_EXIT_EPT_MISCONFIG	49ULL
 
-/* CR4 bits NVMM lets the guest have (nvmm-api.md 4.3). */
-#define CR4_NVMM_VALID		0x370fffULL
-
-/* The guest-visible XCR0 bits NVMM supports: x87 and SSE. */
-#define NVMM_XCR0_MASK		0x3ULL
-
-/* Exceptions that push an error code (nvmm-api.md 4.11). */
-#define EXC_HAS_ERRCODE		((1u << 8) | (1u << 10) | (1u << 11) | \
-				 (1u << 12) | (1u << 13) | (1u << 14) | \
-				 (1u << 17) | (1u << 21) | (1u << 30))
-
 /* Reserved for KVM's VMX real-mode TSS (three pages), as QEMU does. */
 #define KVM_TSS_GPA		0xfffbd000ULL
+
+/* INVALID's hwcode for a KVM exit NVMM has no exit for (libnvmm(3)). */
+#define NVMM_KVM_HWCODE(reason)	(0x10000ULL | (reason))
 
 /* An assist completes at most this many MMIO fragments in one call. */
 #define MMIO_FRAGS_MAX		16
@@ -134,12 +106,15 @@ struct kvm_vcpu_be {
 	bool msr_fixup;		/* put RIP back on the MSR for KVM's skip */
 	bool held;		/* run holds an exit not reported yet */
 	bool ran;		/* KVM_RUN has entered the guest once */
+	struct nvmm_x86_cpuid_conf cpuid_conf;	/* the client's masks */
+	bool tpr_exit;		/* NVMM_VCPU_CONF_TPR's exit_changed */
 	bool cpuid_dirty;	/* the CPUID table must be (re)loaded */
 	struct kvm_cpuid2 *cpuid;	/* the table KVM has */
 	uint32_t topo_nvcpus;	/* leaf 0xB's VCPU count in that table */
 	bool xcr0_volatile;	/* the guest may have changed XCR0 */
 	uint64_t xcr0;		/* last XCR0 known to KVM */
 	bool shutdown;		/* shut down, KVM re-initialised it (SVM) */
+	uint64_t debug;		/* NVMM_VCPU_DEBUG_* in force */
 
 	/* NVMM window state KVM does not keep. */
 	bool int_window;	/* int_window_exiting */
@@ -159,23 +134,25 @@ static uint64_t kvm_quirks;			/* quirks we disable */
 static uint32_t kvm_nslots;
 static int kvm_kick_signo;
 static enum nvmm_kvm_host kvm_host = NVMM_KVM_HOST_UNKNOWN;
+static bool kvm_host_tcg;			/* KVM inside QEMU's TCG */
 static bool kvm_xsave = true;	/* XSAVE can be offered to guests */
-/*
- * Does KVM retire a plain OUT before exiting?  -1: not seen yet.  Upstream
- * KVM on VMX and SVM never does (its fast PIO path skips the instruction
- * at the completion): fixed to 0 there at init.  kvm_pvm does; only
- * there, or on an unknown host, is it learned from the exits.
- */
-static _Atomic int kvm_out_retired = -1;
-static bool kvm_out_learn = true;
-
+static uint32_t kvm_dbg_control;		/* KVM_GUESTDBG_* accepted */
 /* The VCPU the current thread is running, for the kick handler. */
 static __thread struct kvm_vcpu_be *kvm_tls_vcpu
     __attribute__((tls_model("initial-exec")));
 static __thread pid_t kvm_tls_tid
     __attribute__((tls_model("initial-exec")));
 
+/* What a step of the run path says: go on, report the exit, or fail. */
+enum {
+	RUN_FAIL = -1,
+	RUN_AGAIN = 0,
+	RUN_EXIT = 1,
+};
+
 static int kvm_complete(struct kvm_vcpu_be *);
+static int run_finish_previous(struct kvm_vcpu_be *);
+static int state_flush(struct kvm_vcpu_be *);
 
 /*
  * kvm_run->immediate_exit is written by the VCPU thread, by other threads
@@ -265,6 +242,41 @@ kvm_host_detect(void)
 	return NVMM_KVM_HOST_UNKNOWN;
 }
 
+/*
+ * Is this KVM itself a guest of QEMU's TCG (the hypervisor leaf says
+ * "TCGTCGTCGTCG")?  Its emulated AMD-V never fires DR0-DR3 and hands an
+ * int3 to the guest (docs/kvm-hosts.md).
+ */
+static bool
+kvm_host_is_tcg(void)
+{
+	unsigned int a, b, c, d;
+	char sig[12];
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & 0x80000000U))
+		return false;
+	__cpuid(0x40000000, a, b, c, d);
+	memcpy(sig, &b, 4);
+	memcpy(sig + 4, &c, 4);
+	memcpy(sig + 8, &d, 4);
+	return memcmp(sig, "TCGTCGTCGTCG", sizeof(sig)) == 0;
+}
+
+/* The KVM_GUESTDBG_* controls KVM accepts; 0 without guest debugging. */
+static uint32_t
+kvm_debug_support(void)
+{
+	int n;
+
+	if (kvm_check(KVM_CAP_SET_GUEST_DEBUG) <= 0)
+		return 0;
+	n = kvm_check(KVM_CAP_SET_GUEST_DEBUG2);
+	if (n <= 0)	/* an older KVM: the basic set */
+		return KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP |
+		    KVM_GUESTDBG_USE_SW_BP | KVM_GUESTDBG_USE_HW_BP;
+	return (uint32_t)n;
+}
+
 enum nvmm_kvm_host
 nvmm_kvm_host(void)
 {
@@ -286,6 +298,118 @@ nvmm_kvm_host_name(enum nvmm_kvm_host h)
 	}
 }
 
+/* What NVMM needs of KVM; the first one missing is reported by name. */
+#define KVM_REQ(cap)	{ cap, #cap }
+static const struct {
+	int cap;
+	const char *name;
+} kvm_required[] = {
+	KVM_REQ(KVM_CAP_IMMEDIATE_EXIT), KVM_REQ(KVM_CAP_READONLY_MEM),
+	KVM_REQ(KVM_CAP_VCPU_EVENTS), KVM_REQ(KVM_CAP_X86_USER_SPACE_MSR),
+	KVM_REQ(KVM_CAP_X86_MSR_FILTER), KVM_REQ(KVM_CAP_DEBUGREGS),
+	KVM_REQ(KVM_CAP_XCRS), KVM_REQ(KVM_CAP_EXT_CPUID),
+	KVM_REQ(KVM_CAP_USER_MEMORY), KVM_REQ(KVM_CAP_XSAVE),
+};
+#undef KVM_REQ
+
+/* Why the last nvmm_init() found KVM unusable, or NULL. */
+static const char *kvm_why;
+
+const char *
+nvmm_kvm_unusable(void)
+{
+	return kvm_why;
+}
+
+/* Checks what the library needs of KVM; -1 with kvm_why set if not. */
+static int
+kvm_check_caps(void)
+{
+	const int sync = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
+	    KVM_SYNC_X86_EVENTS;
+	static char api[64];
+	size_t i;
+	int n;
+
+	if ((n = ioctl(kvm_fd, KVM_GET_API_VERSION, 0)) != KVM_API_VERSION) {
+		snprintf(api, sizeof(api), "KVM API version %d, libnvmm needs "
+		    "%d", n, KVM_API_VERSION);
+		kvm_why = api;
+		return -1;
+	}
+	for (i = 0; i < sizeof(kvm_required) / sizeof(kvm_required[0]); i++) {
+		if (kvm_check(kvm_required[i].cap) <= 0) {
+			kvm_why = kvm_required[i].name;
+			return -1;
+		}
+	}
+	if ((kvm_check(KVM_CAP_SYNC_REGS) & sync) != sync) {
+		kvm_why = "KVM_CAP_SYNC_REGS (registers, sregs, events)";
+		return -1;
+	}
+	kvm_run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (kvm_run_size < (int)sizeof(struct kvm_run)) {
+		kvm_why = "KVM_GET_VCPU_MMAP_SIZE";
+		return -1;
+	}
+	n = kvm_check(KVM_CAP_MAX_VCPU_ID);
+	if (n > 0 && n < NVMM_MAX_VCPUS) {
+		kvm_why = "KVM_CAP_MAX_VCPU_ID (256 VCPU ids)";
+		return -1;
+	}
+	n = kvm_check(KVM_CAP_NR_MEMSLOTS);
+	kvm_nslots = n > 0 ? (uint32_t)n : 32;
+	n = kvm_check(KVM_CAP_DISABLE_QUIRKS2);
+	kvm_quirks = n > 0 ? ((uint64_t)n & (KVM_X86_QUIRK_FIX_HYPERCALL_INSN |
+	    KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS)) : 0;
+	return 0;
+}
+
+/* KVM's supported CPUID table, base of every VCPU's. */
+static int
+kvm_get_supported(void)
+{
+	struct kvm_cpuid2 *c;
+	int n;
+
+	for (n = 256; ; n *= 2) {	/* one call on current hosts */
+		c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		if (c == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		c->nent = n;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			break;
+		free(c);
+		if (errno != E2BIG || n >= 4096) {
+			kvm_why = "KVM_GET_SUPPORTED_CPUID";
+			errno = ENXIO;
+			return -1;
+		}
+	}
+	kvm_supported = c;
+	return 0;
+}
+
+/* The kick signal: no SA_RESTART, so KVM_RUN returns EINTR. */
+static int
+kvm_kick_install(void)
+{
+	struct sigaction sa;
+
+	kvm_kick_signo = SIGRTMAX - 2;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kvm_kick_handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(kvm_kick_signo, &sa, NULL) == -1) {
+		kvm_why = "the kick signal (SIGRTMAX-2) cannot be installed";
+		errno = ENXIO;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Does a guest's XSETBV reach KVM?  Every VT-x and AMD-V processor makes
  * it exit, and KVM keeps the guest's XCR0 from there, loading it at each
@@ -294,7 +418,7 @@ nvmm_kvm_host_name(enum nvmm_kvm_host h)
  * entry puts KVM's stale value back: a guest that enabled SSE state in
  * XCR0 then faults in XRSTOR (Linux: "bad frame in rt_sigreturn").  A
  * real-mode guest of four bytes (XSETBV; HLT) with RAX = 3 tells; where
- * XCR0 stays 1, XSAVE is not offered in CPUID (README, "By host kind").
+ * XCR0 stays 1, XSAVE is not offered in CPUID (docs/kvm-hosts.md).
  * XCR0 set by the client still works there (KVM loads it at each entry),
  * so xcr0_mask does not change.  If the probe itself cannot run, the
  * hardware rule is assumed.
@@ -309,13 +433,13 @@ kvm_xsetbv_exits(void)
 	struct kvm_xcrs x;
 	struct kvm_run *run = MAP_FAILED;
 	void *ram = MAP_FAILED;
-	int vm = -1, vcpu = -1;
+	int vm, vcpu = -1;
 	bool exits = true;
 	uint32_t i;
 
 	vm = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (vm == -1)
-		goto out;
+		return true;
 	ram = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE |
 	    MAP_ANONYMOUS, -1, 0);
 	if (ram == MAP_FAILED)
@@ -334,7 +458,7 @@ kvm_xsetbv_exits(void)
 		goto out;
 	sr.cs.base = 0;
 	sr.cs.selector = 0;
-	sr.cr4 |= CR4_OSXSAVE;
+	sr.cr4 |= X86_CR4_OSXSAVE;
 	memset(&r, 0, sizeof(r));
 	r.rax = 3;			/* x87 | SSE */
 	r.rflags = 0x2;
@@ -352,8 +476,7 @@ out:
 		munmap(run, (size_t)kvm_run_size);
 	if (vcpu != -1)
 		close(vcpu);
-	if (vm != -1)
-		close(vm);
+	close(vm);
 	if (ram != MAP_FAILED)
 		munmap(ram, 4096);
 	return exits;
@@ -368,90 +491,41 @@ nvmm_kvm_xsave(void)
 static int
 kvm_init(void)
 {
-	static const int required[] = {
-		KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_READONLY_MEM,
-		KVM_CAP_VCPU_EVENTS, KVM_CAP_X86_USER_SPACE_MSR,
-		KVM_CAP_X86_MSR_FILTER, KVM_CAP_DEBUGREGS, KVM_CAP_XCRS,
-		KVM_CAP_EXT_CPUID, KVM_CAP_USER_MEMORY, KVM_CAP_XSAVE,
-	};
-	struct sigaction sa;
-	struct kvm_cpuid2 *c;
-	int n, fd, sync;
-	size_t i;
+	int fd;
 
 	if (kvm_fd != -1)
 		return 0;
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd == -1) {
 		/* NVMM's "no hypervisor" is ENXIO; keep permission errors. */
-		if (errno != EACCES && errno != EPERM)
-			errno = ENXIO;
-		else
-			errno = EACCES;
+		kvm_why = (errno == EACCES || errno == EPERM) ?
+		    "no permission to open /dev/kvm" : "no /dev/kvm";
+		errno = (errno == EACCES || errno == EPERM) ? EACCES : ENXIO;
 		return -1;
 	}
 	kvm_fd = fd;
-	if (ioctl(fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		goto unusable;
-	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-		if (kvm_check(required[i]) <= 0)
-			goto unusable;
+	if (kvm_check_caps() == -1) {
+		errno = ENXIO;
+		goto fail;
 	}
-	sync = kvm_check(KVM_CAP_SYNC_REGS);
-	if ((sync & (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
-	    KVM_SYNC_X86_EVENTS)) != (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
-	    KVM_SYNC_X86_EVENTS))
-		goto unusable;
-	if ((kvm_run_size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0)) <
-	    (int)sizeof(struct kvm_run))
-		goto unusable;
-	n = kvm_check(KVM_CAP_NR_MEMSLOTS);
-	kvm_nslots = n > 0 ? (uint32_t)n : 32;
-	n = kvm_check(KVM_CAP_MAX_VCPU_ID);
-	if (n > 0 && n < NVMM_MAX_VCPUS)
-		goto unusable;
-	n = kvm_check(KVM_CAP_DISABLE_QUIRKS2);
-	kvm_quirks = n > 0 ? ((uint64_t)n & (KVM_X86_QUIRK_FIX_HYPERCALL_INSN |
-	    KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS)) : 0;
-
-	for (n = 256; ; n *= 2) {	/* one call on current hosts */
-		c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
-		if (c == NULL)
-			goto nomem;
-		c->nent = n;
-		if (ioctl(fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
-			break;
-		free(c);
-		if (errno != E2BIG || n >= 4096)
-			goto unusable;
-	}
-	kvm_supported = c;
+	if (kvm_supported == NULL && kvm_get_supported() == -1)
+		goto fail;
+	if (kvm_kick_install() == -1)
+		goto fail;
 	kvm_host_mxcsr_mask = kvm_host_mxcsr();
 	kvm_host = kvm_host_detect();
+	kvm_host_tcg = kvm_host_is_tcg();
 	kvm_xsave = kvm_xsetbv_exits();
-	if (kvm_host == NVMM_KVM_HOST_AMD || kvm_host == NVMM_KVM_HOST_INTEL) {
-		atomic_store(&kvm_out_retired, 0);
-		kvm_out_learn = false;
-	}
-
-	/* The kick signal: no SA_RESTART, so KVM_RUN returns EINTR. */
-	kvm_kick_signo = SIGRTMAX - 2;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = kvm_kick_handler;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(kvm_kick_signo, &sa, NULL) == -1)
-		goto unusable;
+	kvm_dbg_control = kvm_debug_support();
+	/* Upstream KVM on AMD-V and VT-x skips a plain OUT when it
+	   completes it; other hosts are learned from their exits. */
+	if (kvm_host == NVMM_KVM_HOST_AMD || kvm_host == NVMM_KVM_HOST_INTEL)
+		x86_io_out_retired(0);
+	kvm_why = NULL;
 	return 0;
-
-nomem:
+fail:
 	close(fd);
 	kvm_fd = -1;
-	errno = ENOMEM;
-	return -1;
-unusable:
-	close(fd);
-	kvm_fd = -1;
-	errno = ENXIO;
 	return -1;
 }
 
@@ -467,181 +541,104 @@ kvm_capability(struct nvmm_capability *cap)
 	cap->arch.mach_conf_support = 0;
 	cap->arch.vcpu_conf_support = NVMM_CAP_ARCH_VCPU_CONF_CPUID |
 	    NVMM_CAP_ARCH_VCPU_CONF_TPR;
-	cap->arch.xcr0_mask = NVMM_XCR0_MASK;
+	if (kvm_dbg_control != 0)
+		cap->arch.vcpu_conf_support |= NVMM_CAP_ARCH_VCPU_CONF_DEBUG;
+	cap->arch.xcr0_mask = NVMM_X86_XCR0_MASK;
 	cap->arch.mxcsr_mask = kvm_host_mxcsr_mask;
-	cap->arch.conf_cpuid_maxops = NVMM_CPUID_MAXOPS;
+	cap->arch.conf_cpuid_maxops = NVMM_X86_CPUID_MAXOPS;
 }
 
 /* -------------------------------------------------------------------------
- * CPUID: KVM's supported table, filtered as NVMM does (nvmm-api.md 4.6),
+ * CPUID: KVM's supported table, filtered by NVMM's rules (nvmm_x86.c),
  * then the VCPU's configured masks.
  * ------------------------------------------------------------------------- */
 
-#define CPUID_MAX_BASIC		0x16
-#define CPUID_MAX_EXT		0x80000008
-#define CPUID_HV_BASE		0x40000000
-
-static void
-cpuid_set(struct kvm_cpuid_entry2 *e, uint32_t a, uint32_t b, uint32_t c,
-    uint32_t d)
+/*
+ * Appends a KVM entry to t after NVMM's filter and the client's masks;
+ * false when NVMM hides the leaf.
+ */
+static bool
+cpuid_put(struct kvm_cpuid2 *t, const struct kvm_cpuid_entry2 *src,
+    const struct nvmm_x86_cpuid_ctx *ctx, const struct nvmm_x86_cpuid_conf *conf)
 {
-	e->eax = a;
-	e->ebx = b;
-	e->ecx = c;
-	e->edx = d;
+	struct kvm_cpuid_entry2 *e = &t->entries[t->nent];
+	struct nvmm_x86_cpuid c = {
+		.leaf = src->function, .index = src->index,
+		.regs = { src->eax, src->ebx, src->ecx, src->edx },
+	};
+
+	if (ctx != NULL && !nvmm_x86_cpuid_filter(&c, ctx))
+		return false;
+	nvmm_x86_cpuid_apply(&c, conf);
+	*e = *src;
+	e->eax = c.regs[0];
+	e->ebx = c.regs[1];
+	e->ecx = c.regs[2];
+	e->edx = c.regs[3];
+	t->nent++;
+	return true;
 }
 
-/* Returns false when the entry must be dropped. */
-static bool
-cpuid_filter(struct kvm_cpuid_entry2 *e, nvmm_cpuid_t id, uint32_t nvcpus,
-    uint32_t max_basic, uint32_t max_ext)
+/* The VCPU and the host as the CPUID filter sees them. */
+static void
+cpuid_ctx(struct kvm_vcpu_be *kv, struct nvmm_x86_cpuid_ctx *ctx)
 {
-	uint32_t log2 = 0;
+	const struct kvm_cpuid2 *s = kvm_supported;
+	uint32_t basic = 0, ext = 0x80000000, i;
 
-	if (e->function >= CPUID_HV_BASE && e->function < 0x80000000)
-		return false;	/* KVM's paravirt leaves; NVMM's is added */
-	if (e->function < CPUID_HV_BASE && e->function > max_basic)
-		return false;
-	if (e->function >= 0x80000000 && e->function > max_ext)
-		return false;
-
-	switch (e->function) {
-	case 0x0:
-		e->eax = max_basic;
-		break;
-	case 0x1:
-		e->ebx = (e->ebx & 0x00ffffff) | (id << 24);
-		e->ecx = (e->ecx & 0x6ed83203) | 0x80000000;
-		if (!kvm_xsave)
-			e->ecx &= ~CPUID_1_ECX_XSAVE;
-		e->edx &= 0x9f8bab7f;
-		break;
-	case 0x3: case 0x5: case 0x6: case 0x8: case 0x9: case 0xa: case 0xc:
-	case 0xe: case 0xf: case 0x10: case 0x11: case 0x12: case 0x13:
-	case 0x14:
-		cpuid_set(e, 0, 0, 0, 0);
-		break;
-	case 0x7:
-		if (e->index == 0) {
-			e->eax = 0;
-			e->ebx &= 0x019c23c9 | (1u << 10);
-			e->ecx &= 0x1a000705;
-			e->edx &= 0x4410;
-		} else {
-			cpuid_set(e, 0, 0, 0, 0);
-		}
-		break;
-	case 0xb:
-		while ((2u << log2) <= nvcpus)
-			log2++;
-		if (e->index == 0)
-			cpuid_set(e, 0, 0, 0x100, id);
-		else if (e->index == 1)
-			cpuid_set(e, log2, nvcpus, 0x201, id);
-		else
-			cpuid_set(e, 0, 0, e->index, id);
-		break;
-	case 0xd:
-		if (!kvm_xsave)
-			return false;
-		if (e->index == 0)
-			cpuid_set(e, NVMM_XCR0_MASK & e->eax, 576, 576, 0);
-		else if (e->index == 1)
-			cpuid_set(e, e->eax & 0x7, 0, 0, 0);
-		else
-			return false;
-		break;
-	case 0x1f:
-		e->edx = id;
-		break;
-	case 0x80000000:
-		e->eax = max_ext;
-		break;
-	case 0x80000001:
-		e->ecx &= 0x006309f3;
-		e->edx &= 0xe7d3ab7f;
-		break;
-	case 0x80000007:
-		cpuid_set(e, 0, 0, 0, e->edx & 0x100);
-		break;
-	case 0x80000008:
-		e->ebx &= 0x205;
-		e->edx = 0;
-		break;
-	default:
-		break;
+	for (i = 0; i < s->nent; i++) {
+		if (s->entries[i].function == 0)
+			basic = s->entries[i].eax;
+		if (s->entries[i].function == 0x80000000)
+			ext = s->entries[i].eax;
 	}
-	return true;
+	ctx->vcpu = kv->common.cpuid;
+	ctx->no_xsave = !kvm_xsave;
+	ctx->nvcpus = kv->topo_nvcpus ? kv->topo_nvcpus :
+	    kv->common.mach->nvcpus;
+	nvmm_x86_cpuid_limits(ctx, basic, ext);
 }
 
 /* Builds the table of one VCPU; the caller frees it. */
 static struct kvm_cpuid2 *
 cpuid_build(struct kvm_vcpu_be *kv)
 {
-	struct nvmm_vcpu_priv *v = &kv->common;
 	const struct kvm_cpuid2 *s = kvm_supported;
+	const struct nvmm_x86_cpuid_conf *conf = &kv->cpuid_conf;
+	struct nvmm_x86_cpuid_ctx ctx;
+	struct kvm_cpuid_entry2 e;
+	struct nvmm_x86_cpuid sig;
 	struct kvm_cpuid2 *t;
-	struct kvm_cpuid_entry2 *e;
-	uint32_t max_basic = 0, max_ext = 0x80000000, i, j, r;
-	uint32_t nvcpus = kv->topo_nvcpus ? kv->topo_nvcpus : v->mach->nvcpus;
-	bool have_b0 = false, have_b1 = false;
+	bool have_b[2] = { false, false };
+	uint32_t i;
 
 	t = calloc(1, sizeof(*t) + (s->nent + 3) * sizeof(t->entries[0]));
 	if (t == NULL)
 		return NULL;
+	cpuid_ctx(kv, &ctx);
 	for (i = 0; i < s->nent; i++) {
-		if (s->entries[i].function == 0)
-			max_basic = s->entries[i].eax;
-		if (s->entries[i].function == 0x80000000)
-			max_ext = s->entries[i].eax;
-	}
-	if (max_basic > CPUID_MAX_BASIC)
-		max_basic = CPUID_MAX_BASIC;
-	if (max_ext > CPUID_MAX_EXT)
-		max_ext = CPUID_MAX_EXT;
-
-	for (i = 0; i < s->nent; i++) {
-		e = &t->entries[t->nent];
-		*e = s->entries[i];
-		if (!cpuid_filter(e, v->cpuid, nvcpus, max_basic, max_ext))
-			continue;
-		if (e->function == 0xb && e->index == 0)
-			have_b0 = true;
-		if (e->function == 0xb && e->index == 1)
-			have_b1 = true;
-		t->nent++;
+		if (cpuid_put(t, &s->entries[i], &ctx, conf) &&
+		    s->entries[i].function == 0xb && s->entries[i].index < 2)
+			have_b[s->entries[i].index] = true;
 	}
 	/* Leaf 0xB carries the VCPU id even if the host has no such leaf. */
-	for (j = 0; j < 2 && max_basic >= 0xb; j++) {
-		if ((j == 0 && have_b0) || (j == 1 && have_b1))
+	for (i = 0; i < 2 && ctx.max_basic >= 0xb; i++) {
+		if (have_b[i])
 			continue;
-		e = &t->entries[t->nent++];
-		memset(e, 0, sizeof(*e));
-		e->function = 0xb;
-		e->index = j;
-		e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-		cpuid_filter(e, v->cpuid, nvcpus, max_basic, max_ext);
+		memset(&e, 0, sizeof(e));
+		e.function = 0xb;
+		e.index = i;
+		e.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+		cpuid_put(t, &e, &ctx, conf);
 	}
-	e = &t->entries[t->nent++];
-	memset(e, 0, sizeof(*e));
-	e->function = CPUID_HV_BASE;
-	/* "___ NVMM ___" */
-	cpuid_set(e, CPUID_HV_BASE, 0x205f5f5f, 0x4d4d564e, 0x5f5f5f20);
-
-	/* The client's masks, on every sub-leaf of their leaf. */
-	for (i = 0; i < t->nent; i++) {
-		e = &t->entries[i];
-		for (j = 0; j < v->ncpuid_conf; j++) {
-			const struct nvmm_cpuid_conf *c = &v->cpuid_conf[j];
-			uint32_t *regs[4] = { &e->eax, &e->ebx, &e->ecx,
-			    &e->edx };
-
-			if (c->leaf != e->function)
-				continue;
-			for (r = 0; r < 4; r++)
-				*regs[r] = (*regs[r] & ~c->del[r]) | c->set[r];
-		}
-	}
+	nvmm_x86_cpuid_signature(&sig);
+	memset(&e, 0, sizeof(e));
+	e.function = sig.leaf;
+	e.eax = sig.regs[0];
+	e.ebx = sig.regs[1];
+	e.ecx = sig.regs[2];
+	e.edx = sig.regs[3];
+	cpuid_put(t, &e, NULL, conf);
 	return t;
 }
 
@@ -679,44 +676,175 @@ cpuid_load(struct kvm_vcpu_be *kv)
 	return 0;
 }
 
-static int
-kvm_vcpu_conf_changed(struct nvmm_vcpu_priv *v)
-{
-	struct kvm_vcpu_be *kv = kvcpu(v);
+/* -------------------------------------------------------------------------
+ * VCPU configuration.
+ * ------------------------------------------------------------------------- */
 
+/* NVMM_VCPU_CONF_CPUID: NVMM's rules, then KVM's table. */
+static int
+kvm_vcpu_conf_cpuid(struct kvm_vcpu_be *kv,
+    const struct nvmm_vcpu_conf_cpuid *c)
+{
+	struct nvmm_x86_cpuid_conf saved = kv->cpuid_conf;
+
+	/* KVM cannot make CPUID exit to user space. */
+	if (nvmm_x86_cpuid_configure(&kv->cpuid_conf, c, false) == -1)
+		return -1;
 	if (!kv->ran) {
 		kv->cpuid_dirty = true;	/* loaded at the first run */
 		return 0;
 	}
 	/* KVM refuses a different table once the VCPU has run. */
 	if (cpuid_load(kv) == -1) {
+		kv->cpuid_conf = saved;
 		errno = EBUSY;
 		return -1;
 	}
 	return 0;
 }
 
+/*
+ * NVMM_VCPU_CONF_DEBUG (our extension): what this host cannot do, refused
+ * rather than silently never firing (docs/kvm-hosts.md).
+ */
+static bool
+kvm_debug_refused(const struct nvmm_vcpu_conf_debug *c)
+{
+	bool hw = (c->flags & NVMM_VCPU_DEBUG_HWBP) && (c->dr7 & 0xff);
+	bool data = false;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if ((c->dr7 & (3ULL << (2 * i))) &&
+		    ((c->dr7 >> (16 + 4 * i)) & 3) != 0)
+			data = true;
+	if ((c->flags & NVMM_VCPU_DEBUG_SWBP) &&
+	    (!(kvm_dbg_control & KVM_GUESTDBG_USE_SW_BP) || kvm_host_tcg))
+		return true;
+	if (hw && (!(kvm_dbg_control & KVM_GUESTDBG_USE_HW_BP) ||
+	    kvm_host_tcg || (data && kvm_host == NVMM_KVM_HOST_PVM)))
+		return true;
+	/* kvm_pvm runs guest CPL3 code outside KVM's guest debugging. */
+	return (c->flags & NVMM_VCPU_DEBUG_USER) &&
+	    kvm_host == NVMM_KVM_HOST_PVM;
+}
+
+/*
+ * KVM starts a single step from the linear RIP it holds at
+ * KVM_SET_GUEST_DEBUG and sets TF only while the VCPU is there; the
+ * registers the client set since the last run (RIP, CS) are loaded only
+ * at the next one.  Give them to KVM now, as the next run would.
+ */
+static int
+kvm_debug_step_from(struct kvm_vcpu_be *kv)
+{
+	struct kvm_run *run = kv->run;
+	int ret;
+
+	/* An assisted instruction KVM has not finished yet ends first, so
+	   that the step starts on an instruction boundary. */
+	if (kv->compl == COMPL_READY) {
+		if ((ret = kvm_complete(kv)) == -1)
+			return -1;
+		if (ret == 0)
+			kv->held = true;
+	}
+	if (!(kv->dirty & (NVMM_X64_STATE_GPRS | NVMM_X64_STATE_SEGS |
+	    NVMM_X64_STATE_CRS | NVMM_X64_STATE_MSRS)))
+		return 0;
+	if (run_finish_previous(kv) == -1 || state_flush(kv) == -1)
+		return -1;
+	if ((run->kvm_dirty_regs & KVM_SYNC_X86_REGS) &&
+	    kvm_ioctl(kv->fd, KVM_SET_REGS, &run->s.regs.regs) == -1)
+		return -1;
+	if ((run->kvm_dirty_regs & KVM_SYNC_X86_SREGS) &&
+	    kvm_ioctl(kv->fd, KVM_SET_SREGS, &run->s.regs.sregs) == -1)
+		return -1;
+	run->kvm_dirty_regs &= ~(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS);
+	return 0;
+}
+
+static int
+kvm_vcpu_conf_debug(struct kvm_vcpu_be *kv,
+    const struct nvmm_vcpu_conf_debug *c)
+{
+	const uint64_t all = NVMM_VCPU_DEBUG_STEP | NVMM_VCPU_DEBUG_SWBP |
+	    NVMM_VCPU_DEBUG_HWBP | NVMM_VCPU_DEBUG_NOIRQ | NVMM_VCPU_DEBUG_USER;
+	struct kvm_guest_debug g;
+	int i;
+
+	if (c->flags & ~all) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (kvm_dbg_control == 0 || kvm_debug_refused(c)) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	memset(&g, 0, sizeof(g));
+	if (c->flags != 0)
+		g.control = KVM_GUESTDBG_ENABLE;
+	if (c->flags & NVMM_VCPU_DEBUG_STEP)
+		g.control |= KVM_GUESTDBG_SINGLESTEP;
+	if (c->flags & NVMM_VCPU_DEBUG_SWBP)
+		g.control |= KVM_GUESTDBG_USE_SW_BP;
+	if ((c->flags & NVMM_VCPU_DEBUG_HWBP) && (c->dr7 & 0xff))
+		g.control |= KVM_GUESTDBG_USE_HW_BP;
+	/* Best effort: an older KVM cannot hold interrupts back. */
+	if ((c->flags & NVMM_VCPU_DEBUG_NOIRQ) &&
+	    (kvm_dbg_control & KVM_GUESTDBG_BLOCKIRQ))
+		g.control |= KVM_GUESTDBG_BLOCKIRQ;
+	for (i = 0; i < 4; i++)
+		g.arch.debugreg[i] = c->dr[i];
+	g.arch.debugreg[7] = c->dr7;
+	if ((c->flags & NVMM_VCPU_DEBUG_STEP) && kvm_debug_step_from(kv) == -1)
+		return -1;
+	if (kvm_ioctl(kv->fd, KVM_SET_GUEST_DEBUG, &g) == -1)
+		return -1;
+	kv->debug = c->flags;
+	return 0;
+}
+
+/* Our configuration ops: NVMM's two, then the debug extension. */
+#define KVM_VCPU_NCONF	(NVMM_X86_VCPU_NCONF + 1)
+
+static const size_t kvm_vcpu_conf_sizes[KVM_VCPU_NCONF] = {
+	[NVMM_VCPU_CONF_MD(NVMM_VCPU_CONF_CPUID)] =
+	    sizeof(struct nvmm_vcpu_conf_cpuid),
+	[NVMM_VCPU_CONF_MD(NVMM_VCPU_CONF_TPR)] =
+	    sizeof(struct nvmm_vcpu_conf_tpr),
+	[NVMM_VCPU_CONF_MD(NVMM_VCPU_CONF_DEBUG)] =
+	    sizeof(struct nvmm_vcpu_conf_debug),
+};
+
+static int
+kvm_vcpu_configure(struct nvmm_vcpu_priv *v, uint64_t op, void *data)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+
+	switch (op) {
+	case NVMM_VCPU_CONF_CPUID:
+		return kvm_vcpu_conf_cpuid(kv, data);
+	case NVMM_VCPU_CONF_TPR:
+		kv->tpr_exit =
+		    ((const struct nvmm_vcpu_conf_tpr *)data)->exit_changed;
+		return 0;
+	case NVMM_VCPU_CONF_DEBUG:
+		return kvm_vcpu_conf_debug(kv, data);
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+}
+
 /* -------------------------------------------------------------------------
  * Machines and memory.
  * ------------------------------------------------------------------------- */
 
-/* MSRs KVM handles in the kernel; every other MSR exits (nvmm-api.md 4.5). */
-static const struct {
-	uint32_t base;
-	uint32_t n;
-} kvm_msr_allowed[] = {
-	{ MSR_TSC, 1 },
-	{ MSR_SYSENTER_CS, 3 },
-	{ MSR_PAT, 1 },
-	{ MSR_EFER, 5 },	/* EFER, STAR, LSTAR, CSTAR, SFMASK */
-	{ MSR_FSBASE, 3 },	/* FS.base, GS.base, KERNELGSBASE */
-};
-
 static int
 kvm_machine_setup(struct kvm_mach *km)
 {
-	static uint8_t allow_bits[sizeof(kvm_msr_allowed) /
-	    sizeof(kvm_msr_allowed[0])];
+	static uint8_t allow_bits[KVM_MSR_FILTER_MAX_RANGES];
 	struct kvm_msr_filter filter;
 	struct kvm_enable_cap cap;
 	size_t i;
@@ -737,13 +865,14 @@ kvm_machine_setup(struct kvm_mach *km)
 
 	memset(&filter, 0, sizeof(filter));
 	filter.flags = KVM_MSR_FILTER_DEFAULT_DENY;
-	for (i = 0; i < sizeof(kvm_msr_allowed) / sizeof(kvm_msr_allowed[0]);
+	/* The guest's own MSRs stay in KVM; every other one exits. */
+	for (i = 0; i < nvmm_x86_nmsr_guest && i < KVM_MSR_FILTER_MAX_RANGES;
 	    i++) {
-		allow_bits[i] = (uint8_t)((1u << kvm_msr_allowed[i].n) - 1);
+		allow_bits[i] = (uint8_t)((1u << nvmm_x86_msr_guest[i].n) - 1);
 		filter.ranges[i].flags = KVM_MSR_FILTER_READ |
 		    KVM_MSR_FILTER_WRITE;
-		filter.ranges[i].base = kvm_msr_allowed[i].base;
-		filter.ranges[i].nmsrs = kvm_msr_allowed[i].n;
+		filter.ranges[i].base = nvmm_x86_msr_guest[i].base;
+		filter.ranges[i].nmsrs = nvmm_x86_msr_guest[i].n;
 		filter.ranges[i].bitmap = &allow_bits[i];
 	}
 	if (kvm_ioctl(km->vm_fd, KVM_X86_SET_MSR_FILTER, &filter) == -1)
@@ -993,17 +1122,7 @@ segs_to_kvm(struct kvm_sregs *sr, const struct nvmm_x64_state_seg *segs)
 	sr->idt.limit = (uint16_t)segs[NVMM_X64_SEG_IDT].limit;
 }
 
-static const uint32_t kvm_state_msrs[] = {
-	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK, MSR_KERNELGSBASE,
-	MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP, MSR_PAT, MSR_TSC,
-};
-static const int kvm_state_msr_idx[] = {
-	NVMM_X64_MSR_STAR, NVMM_X64_MSR_LSTAR, NVMM_X64_MSR_CSTAR,
-	NVMM_X64_MSR_SFMASK, NVMM_X64_MSR_KERNELGSBASE,
-	NVMM_X64_MSR_SYSENTER_CS, NVMM_X64_MSR_SYSENTER_ESP,
-	NVMM_X64_MSR_SYSENTER_EIP, NVMM_X64_MSR_PAT, NVMM_X64_MSR_TSC,
-};
-#define KVM_NSTATE_MSRS	(sizeof(kvm_state_msrs) / sizeof(kvm_state_msrs[0]))
+#define KVM_NSTATE_MSRS	NVMM_X86_NSTATE_MSRS
 
 /* struct kvm_msrs with room for n entries (it ends in a flexible array). */
 #define KVM_MSRS_BUF(name, n)						\
@@ -1024,9 +1143,10 @@ msrs_io(struct kvm_vcpu_be *kv, bool set)
 	memset(&buf, 0, sizeof(buf));
 	buf.m.nmsrs = KVM_NSTATE_MSRS;
 	for (i = 0; i < KVM_NSTATE_MSRS; i++) {
-		buf.m.entries[i].index = kvm_state_msrs[i];
+		buf.m.entries[i].index = nvmm_x86_state_msrs[i].msr;
 		if (set)
-			buf.m.entries[i].data = msrs[kvm_state_msr_idx[i]];
+			buf.m.entries[i].data =
+			    msrs[nvmm_x86_state_msrs[i].index];
 	}
 	n = kvm_ioctl(kv->fd, set ? KVM_SET_MSRS : KVM_GET_MSRS, &buf);
 	if (n != (int)KVM_NSTATE_MSRS) {
@@ -1035,7 +1155,8 @@ msrs_io(struct kvm_vcpu_be *kv, bool set)
 	}
 	if (!set) {
 		for (i = 0; i < KVM_NSTATE_MSRS; i++)
-			msrs[kvm_state_msr_idx[i]] = buf.m.entries[i].data;
+			msrs[nvmm_x86_state_msrs[i].index] =
+			    buf.m.entries[i].data;
 	}
 	return 0;
 }
@@ -1112,7 +1233,7 @@ xcr0_set(struct kvm_vcpu_be *kv, uint64_t xcr0)
 {
 	struct kvm_xcrs x;
 
-	xcr0 = (xcr0 & NVMM_XCR0_MASK) | 1;	/* x87 is always on */
+	xcr0 = (xcr0 & NVMM_X86_XCR0_MASK) | X86_XCR0_X87;	/* always x87 */
 	if (!kv->xcr0_volatile && xcr0 == kv->xcr0)
 		return 0;
 	memset(&x, 0, sizeof(x));
@@ -1248,7 +1369,7 @@ state_flush(struct kvm_vcpu_be *kv)
 			sr.cr0 = st->crs[NVMM_X64_CR_CR0];
 			sr.cr2 = st->crs[NVMM_X64_CR_CR2];
 			sr.cr3 = st->crs[NVMM_X64_CR_CR3];
-			sr.cr4 = st->crs[NVMM_X64_CR_CR4] & CR4_NVMM_VALID;
+			sr.cr4 = st->crs[NVMM_X64_CR_CR4] & NVMM_X86_CR4_VALID;
 			sr.cr8 = st->crs[NVMM_X64_CR_CR8] & 0xf;
 			/* Without an irqchip KVM takes the TPR from here. */
 			kv->run->cr8 = st->crs[NVMM_X64_CR_CR8] & 0xf;
@@ -1321,45 +1442,6 @@ kvm_vcpu_paging(struct nvmm_vcpu_priv *v, uint64_t *cr0, uint64_t *cr3,
  * VCPUs.
  * ------------------------------------------------------------------------- */
 
-/* The x86 RESET state as NVMM defines it (nvmm-api.md 4.1). */
-static void
-state_reset(struct nvmm_x64_state *st)
-{
-	int i;
-
-	memset(st, 0, sizeof(*st));
-	for (i = 0; i < NVMM_X64_NSEG; i++) {
-		st->segs[i].limit = 0xffff;
-		st->segs[i].attrib.type = 3;
-		st->segs[i].attrib.s = 1;
-		st->segs[i].attrib.p = 1;
-	}
-	st->segs[NVMM_X64_SEG_CS].selector = 0xf000;
-	st->segs[NVMM_X64_SEG_CS].base = 0xffff0000;
-	st->segs[NVMM_X64_SEG_GDT].attrib.type = 2;
-	st->segs[NVMM_X64_SEG_IDT].attrib.type = 2;
-	st->segs[NVMM_X64_SEG_LDT].attrib.type = 2;
-	st->segs[NVMM_X64_SEG_LDT].attrib.s = 0;
-	st->segs[NVMM_X64_SEG_TR].attrib.type = 3;
-	st->segs[NVMM_X64_SEG_TR].attrib.s = 0;
-
-	st->gprs[NVMM_X64_GPR_RDX] = 0x600;
-	st->gprs[NVMM_X64_GPR_RIP] = 0xfff0;
-	st->gprs[NVMM_X64_GPR_RFLAGS] = 0x2;
-	st->crs[NVMM_X64_CR_CR0] = 0x60000010;
-	st->crs[NVMM_X64_CR_XCR0] = 0x1;
-	st->drs[NVMM_X64_DR_DR6] = 0xffff0ff0;
-	st->drs[NVMM_X64_DR_DR7] = 0x400;
-	st->msrs[NVMM_X64_MSR_PAT] = 0x0007040600070406ULL;
-
-	/* MXCSR as hardware resets it (NetBSD's effective 0 is not kept). */
-	st->fpu.fx_cw = 0x0040;
-	st->fpu.fx_tw = 0x55;
-	st->fpu.fx_zero = 0x55;
-	st->fpu.fx_mxcsr = 0x1f80;
-	st->fpu.fx_mxcsr_mask = kvm_host_mxcsr_mask;
-}
-
 /*
  * A parked KVM VCPU becomes a fresh NVMM VCPU.  Its CPUID table cannot
  * change any more (KVM refuses once a VCPU has run), so the new VCPU
@@ -1370,8 +1452,6 @@ static void
 vcpu_revive(struct kvm_vcpu_be *kv)
 {
 	struct kvm_vcpu_events *ev = &kv->run->s.regs.events;
-	struct nvmm_cpuid_conf conf[NVMM_CPUID_MAXOPS];
-	size_t nconf = kv->common.ncpuid_conf;
 	int i, ret;
 
 	/*
@@ -1394,10 +1474,8 @@ vcpu_revive(struct kvm_vcpu_be *kv)
 		}
 	}
 
-	memcpy(conf, kv->common.cpuid_conf, sizeof(conf));
 	memset(&kv->common, 0, sizeof(kv->common));
-	memcpy(kv->common.cpuid_conf, conf, sizeof(conf));
-	kv->common.ncpuid_conf = nconf;
+	kv->tpr_exit = false;
 	kv->compl = COMPL_NONE;
 	kv->msr_fixup = false;
 	kv->held = false;
@@ -1406,6 +1484,13 @@ vcpu_revive(struct kvm_vcpu_be *kv)
 	kv->tpr_seen = 0;
 	kv->shutdown = false;
 	kv->cpuid_dirty = true;		/* must match what KVM has */
+	if (kv->debug != 0) {
+		struct kvm_guest_debug off;
+
+		memset(&off, 0, sizeof(off));
+		(void)kvm_ioctl(kv->fd, KVM_SET_GUEST_DEBUG, &off);
+		kv->debug = 0;
+	}
 	/* No event of the old VCPU survives. */
 	memset(&ev->exception, 0, sizeof(ev->exception));
 	memset(&ev->interrupt, 0, sizeof(ev->interrupt));
@@ -1428,7 +1513,7 @@ kvm_vcpu_create(struct nvmm_mach_priv *m, nvmm_cpuid_t cpuid,
 	if ((kv = km->parked[cpuid]) != NULL) {
 		km->parked[cpuid] = NULL;
 		vcpu_revive(kv);
-		state_reset(&kv->common.state);
+		nvmm_x86_state_reset(&kv->common.state, kvm_host_mxcsr_mask);
 		kv->cached = NVMM_X64_STATE_ALL;
 		kv->dirty = NVMM_X64_STATE_ALL;
 		*vp = &kv->common;
@@ -1472,7 +1557,7 @@ kvm_vcpu_create(struct nvmm_mach_priv *m, nvmm_cpuid_t cpuid,
 	kv->xcr0 = 1;
 	kv->cpuid_dirty = true;
 
-	state_reset(&kv->common.state);
+	nvmm_x86_state_reset(&kv->common.state, kvm_host_mxcsr_mask);
 	kv->cached = NVMM_X64_STATE_ALL;
 	kv->dirty = NVMM_X64_STATE_ALL;
 	*vp = &kv->common;
@@ -1562,7 +1647,7 @@ kvm_run_once(struct kvm_vcpu_be *kv)
 	} while (ret == -1 && errno == EAGAIN);
 	kv->run->kvm_dirty_regs = 0;
 	kv->cached = kv->dirty;	/* what the client set is still its own */
-	if (kv->run->s.regs.sregs.cr4 & CR4_OSXSAVE)
+	if (kv->run->s.regs.sregs.cr4 & X86_CR4_OSXSAVE)
 		kv->xcr0_volatile = true;
 	if (ret == -1)
 		return errno == EINTR ? 1 : -1;
@@ -1586,7 +1671,7 @@ kvm_complete(struct kvm_vcpu_be *kv)
  * Events.
  * ------------------------------------------------------------------------- */
 
-/* Puts the client's event into the synced events (nvmm-api.md 4.11). */
+/* Puts the client's event into the synced events (docs/nvmm-semantics.md 6). */
 static int
 event_commit(struct kvm_vcpu_be *kv, const struct nvmm_x86_event *e)
 {
@@ -1594,27 +1679,22 @@ event_commit(struct kvm_vcpu_be *kv, const struct nvmm_x86_event *e)
 	struct kvm_regs *r = &kv->run->s.regs.regs;
 	uint8_t vec = e->vector;
 
-	switch (e->type) {
-	case NVMM_VCPU_EVENT_EXCP:
-		if (vec >= 32 || vec == 0 || vec == 2 || vec == 3) {
-			errno = EINVAL;
-			return -1;
-		}
+	if (nvmm_x86_event_check(e) == -1)
+		return -1;
+	if (e->type == NVMM_VCPU_EVENT_EXCP) {
 		ev->exception.injected = 1;
 		ev->exception.nr = vec;
-		ev->exception.has_error_code = (EXC_HAS_ERRCODE >> vec) & 1;
+		ev->exception.has_error_code = nvmm_x86_exc_has_errcode(vec);
 		ev->exception.error_code = (uint32_t)e->u.excp.error;
-		/* NVMM sets RF for every exception but 1, 4, 8 and 18. */
-		if (vec != 1 && vec != 4 && vec != 8 && vec != 18) {
+		if (nvmm_x86_exc_sets_rf(vec)) {
 			if (kv->dirty & NVMM_X64_STATE_GPRS)
 				kv->common.state.gprs[NVMM_X64_GPR_RFLAGS] |=
-				    RFLAGS_RF;
-			r->rflags |= RFLAGS_RF;
+				    X86_RFLAGS_RF;
+			r->rflags |= X86_RFLAGS_RF;
 			kv->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 		}
-		break;
-	case NVMM_VCPU_EVENT_INTR:
-		if (vec == 2) {
+	} else {
+		if (vec == X86_EXC_NMI) {
 			/* Queued like KVM_NMI: a masked NMI stays pending. */
 			ev->nmi.pending = 1;
 			ev->flags |= KVM_VCPUEVENT_VALID_NMI_PENDING;
@@ -1624,10 +1704,6 @@ event_commit(struct kvm_vcpu_be *kv, const struct nvmm_x86_event *e)
 			ev->interrupt.nr = vec;
 			ev->interrupt.soft = 0;
 		}
-		break;
-	default:
-		errno = EINVAL;
-		return -1;
 	}
 	kv->run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
 	return 0;
@@ -1656,8 +1732,8 @@ guest_can_take_int(struct kvm_vcpu_be *kv)
 {
 	const struct kvm_sync_regs *s = &kv->run->s.regs;
 
-	return (s->regs.rflags & RFLAGS_IF) && s->events.interrupt.shadow == 0 &&
-	    !events_pending(&s->events) && !s->events.exception.pending;
+	return (s->regs.rflags & X86_RFLAGS_IF) &&
+	    s->events.interrupt.shadow == 0 && !events_pending(&s->events) && !s->events.exception.pending;
 }
 
 static bool
@@ -1709,14 +1785,14 @@ delivery_stuck(struct kvm_vcpu_be *kv)
 		vec = ev->interrupt.nr;
 	else
 		return false;
-	if (!(sr->cr0 & CR0_PG))
+	if (!(sr->cr0 & X86_CR0_PG))
 		return false;
-	size = (sr->efer & EFER_LMA) ? 16 : 8;
+	size = (sr->efer & X86_EFER_LMA) ? 16 : 8;
 	/* Past the limit: #GP, #DF, then a shutdown KVM does itself. */
 	if (vec * size + size - 1 > sr->idt.limit)
 		return false;
 	la = sr->idt.base + vec * size;
-	if (!(sr->efer & EFER_LMA))
+	if (!(sr->efer & X86_EFER_LMA))
 		la &= 0xffffffffULL;
 	r = nvmm_mem_tables_outside(kv->common.mach, &kv->common, la);
 	errno = e;
@@ -1757,7 +1833,7 @@ exitstate_fill(struct kvm_vcpu_be *kv)
 static int
 cs_mode(const struct kvm_sregs *sr)
 {
-	if ((sr->efer & EFER_LMA) && sr->cs.l)
+	if ((sr->efer & X86_EFER_LMA) && sr->cs.l)
 		return X86_MODE_64;
 	return sr->cs.db ? X86_MODE_32 : X86_MODE_16;
 }
@@ -1775,172 +1851,131 @@ fetch_insn(struct kvm_vcpu_be *kv, uint64_t rip, uint8_t *buf, size_t len)
 	    len);
 }
 
-static uint64_t
-addr_mask(unsigned int size)
-{
-	return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
-}
-
-/* Is the instruction in bytes[0..n) an I/O instruction matching the exit? */
-static bool
-io_matches(const uint8_t *bytes, size_t n, int mode,
-    const struct nvmm_x86_exit_io *io, uint64_t rdx, struct x86_insn_io *d)
-{
-	return x86_decode_io(bytes, n, mode, d) == 0 && d->in == io->in &&
-	    d->operand_size == io->operand_size &&
-	    (d->imm_port ? d->port == io->port : (rdx & 0xffff) == io->port);
-}
-
 /*
- * How well a candidate for a retired OUT/OUTS fits the registers and the
- * exit's data (higher is better): a REP form must have left the count at
- * 0; an OUTS read its element at seg:[RSI - size] (DF=0; + size, DF=1).
+ * For x86_io_locate: did an OUTS that ends at RIP read the exit's data?
+ * Its source is seg:[RSI - size] (DF clear; RSI + size with DF set).
  */
 static int
-outs_score(struct kvm_vcpu_be *kv, const struct x86_insn_io *c)
+outs_src_matches(const struct x86_insn_io *c, void *arg)
 {
+	struct kvm_vcpu_be *kv = arg;
 	const struct kvm_run *run = kv->run;
 	const struct kvm_sync_regs *s = &run->s.regs;
 	const struct kvm_segment *segs[] = {
 		&s->sregs.es, &s->sregs.cs, &s->sregs.ss, &s->sregs.ds,
 		&s->sregs.fs, &s->sregs.gs,
 	};
-	uint64_t amask = addr_mask(c->address_size), base = 0, src;
-	uint8_t mem[4];
+	uint64_t amask, base = 0, src;
 	size_t size = run->io.size;
-	int score = 0;
+	uint8_t mem[4];
 
-	if (c->rep == ((s->regs.rcx & amask) == 0))
-		score += 2;
-	if (!c->str || c->seg < 0 || c->seg > NVMM_X64_SEG_GS ||
+	if (c->seg < 0 || c->seg > NVMM_X64_SEG_GS || size > sizeof(mem) ||
 	    run->io.data_offset >= kv->run_size ||
 	    size > kv->run_size - run->io.data_offset)
-		return score;
+		return 0;
 	if (cs_mode(&s->sregs) != X86_MODE_64 || c->seg == NVMM_X64_SEG_FS ||
 	    c->seg == NVMM_X64_SEG_GS)
 		base = segs[c->seg]->base;
-	src = (s->regs.rflags & 0x400) ? s->regs.rsi + size :
+	amask = c->address_size == 8 ? ~0ULL :
+	    (1ULL << (c->address_size * 8)) - 1;
+	src = (s->regs.rflags & X86_RFLAGS_DF) ? s->regs.rsi + size :
 	    s->regs.rsi - size;
 	src = base + (src & amask);
-	if (nvmm_mem_read_linear(kv->common.mach, &kv->common, src, mem,
+	return nvmm_mem_read_linear(kv->common.mach, &kv->common, src, mem,
 	    size) == size && memcmp(mem, (const uint8_t *)run +
-	    run->io.data_offset, size) == 0)
-		score += 1;
-	return score;
+	    run->io.data_offset, size) == 0;
 }
 
-/*
- * KVM reports port, size, direction and count, not the NVMM fields that
- * describe the instruction; decode it.  KVM has already moved RIP past a
- * non-string OUT, so an instruction at RIP that does not match the exit
- * means RIP is past it.
- */
+/* The guest bytes that end at RIP, within RIP's page if the one before
+   is not RAM; 0 if they cannot be read. */
+static size_t
+fetch_before(struct kvm_vcpu_be *kv, uint64_t rip, uint8_t *buf, size_t len)
+{
+	size_t want = len;
+
+	if (fetch_insn(kv, rip - want, buf, want) == want)
+		return want;
+	want = rip & (NVMM_PAGE_SIZE - 1);
+	if (want > len)
+		want = len;
+	return fetch_insn(kv, rip - want, buf, want) == want ? want : 0;
+}
+
+/* What KVM has left to do for an I/O exit; retired: RIP is past it. */
 static void
-exit_io(struct kvm_vcpu_be *kv)
+exit_io_completion(struct kvm_vcpu_be *kv, bool retired)
 {
 	struct kvm_run *run = kv->run;
-	struct nvmm_x86_exit_io *io = &kv->common.exit.u.io;
-	const struct kvm_regs *r = &run->s.regs.regs;
-	struct x86_insn_io d;
-	uint8_t insn[15];
-	size_t n, nf;
-	int mode = cs_mode(&run->s.regs.sregs);
-	bool fwd, match = false, retired_here = false;
-
-	io->in = run->io.direction == KVM_EXIT_IO_IN;
-	io->port = run->io.port;
-	io->operand_size = run->io.size;
-	io->seg = -1;
-	io->rep = false;
-	io->str = false;
-	io->address_size = mode == X86_MODE_16 ? 2 : (mode == X86_MODE_32 ? 4 : 8);
-	io->npc = r->rip;
-
-	/*
-	 * IN and INS stay on the instruction until completed, and so does
-	 * a REP OUTS with rounds left (count not 0).  KVM retires an OUTS
-	 * (or the last round of a REP OUTS) before it exits: then the
-	 * instruction is the one that ends at RIP.  A plain OUT is retired
-	 * at the exit by some KVMs and at the completion by others: when
-	 * both readings fit, what this host was seen doing decides.
-	 */
-	nf = fetch_insn(kv, r->rip, insn, sizeof(insn));
-	fwd = io_matches(insn, nf, mode, io, r->rdx, &d);
-	if (fwd && (io->in || (d.rep && d.str && (r->rcx &
-	    addr_mask(d.address_size)) != 0))) {
-		match = true;
-	} else if (!io->in) {
-		uint8_t back[15];
-		size_t k, want = sizeof(back);
-		struct x86_insn_io b;
-		bool bwd = false;
-		int retired;
-
-		n = fetch_insn(kv, r->rip - want, back, want);
-		if (n < want) {
-			/* Stay in RIP's page if the one before is not RAM. */
-			want = r->rip & (NVMM_PAGE_SIZE - 1);
-			if (want > sizeof(back))
-				want = sizeof(back);
-			n = fetch_insn(kv, r->rip - want, back, want);
-		}
-		/*
-		 * Several starts may fit (a byte of the previous instruction
-		 * can read as a prefix).  Prefer, in order: a REP form only
-		 * if the count is 0, as a finished REP OUTS leaves it; for an
-		 * OUTS, a segment whose source bytes are the exit's data;
-		 * the longest.
-		 */
-		for (k = 1; n == want && k <= want; k++) {
-			struct x86_insn_io c;
-
-			if (!io_matches(back + want - k, k, mode, io, r->rdx,
-			    &c) || c.len != k)
-				continue;
-			if (!bwd || outs_score(kv, &c) >= outs_score(kv, &b)) {
-				b = c;
-				bwd = true;
-			}
-		}
-		if (kvm_out_learn && bwd && !fwd && !b.str)
-			atomic_store(&kvm_out_retired, 1);
-		if (kvm_out_learn && fwd && !bwd && !d.str)
-			atomic_store(&kvm_out_retired, 0);
-		retired = atomic_load(&kvm_out_retired);
-		if (bwd && (!fwd || b.str || retired == 1)) {
-			d = b;
-			match = true;
-			retired_here = true;
-		} else if (fwd) {
-			match = true;
-		}
-	}
-	if (match && !retired_here)
-		io->npc = r->rip + d.len;
-	if (match) {
-		io->str = d.str;
-		io->rep = d.rep;
-		io->seg = d.seg;
-		io->address_size = d.address_size;
-	}
+	const struct nvmm_x86_exit_io *io = &kv->common.exit.u.io;
+	size_t bytes = (size_t)run->io.size * run->io.count;
 
 	kv->compl = COMPL_IO;
 	/* KVM writes INS data into guest memory when it completes: that
 	   must happen within the assist, as on NVMM. */
 	kv->compl_now = io->in && io->str;
 	/* A retired OUT/OUTS leaves nothing for the registers. */
-	kv->compl_regs = io->in || !retired_here;
-	if (io->in) {
-		/* Unanswered reads see all ones, as on real hardware. */
-		size_t bytes = (size_t)run->io.size * run->io.count;
-
-		if (run->io.data_offset < kv->run_size &&
-		    bytes <= kv->run_size - run->io.data_offset)
-			memset((uint8_t *)run + run->io.data_offset, 0xff, bytes);
-	}
+	kv->compl_regs = io->in || !retired;
+	/* Unanswered reads see all ones, as on real hardware. */
+	if (io->in && run->io.data_offset < kv->run_size &&
+	    bytes <= kv->run_size - run->io.data_offset)
+		memset((uint8_t *)run + run->io.data_offset, 0xff, bytes);
 }
 
-static void
+/*
+ * KVM reports port, size, direction and count, not the NVMM fields that
+ * describe the instruction: find the instruction (at RIP, or before it
+ * when KVM has retired it already) and decode it.
+ */
+static int
+exit_io(struct kvm_vcpu_be *kv)
+{
+	struct kvm_run *run = kv->run;
+	struct nvmm_x86_exit_io *io = &kv->common.exit.u.io;
+	const struct kvm_regs *r = &run->s.regs.regs;
+	uint8_t at[X86_MAX_INSN_LEN], before[X86_MAX_INSN_LEN];
+	struct x86_io_site site;
+	struct x86_insn_io d;
+	enum x86_io_where where;
+	int mode = cs_mode(&run->s.regs.sregs);
+
+	kv->common.exit.reason = NVMM_VCPU_EXIT_IO;
+	io->in = run->io.direction == KVM_EXIT_IO_IN;
+	io->port = run->io.port;
+	io->operand_size = run->io.size;
+	io->seg = -1;
+	io->rep = false;
+	io->str = false;
+	io->address_size = mode;	/* X86_MODE_* is the size in bytes */
+	io->npc = r->rip;
+
+	memset(&site, 0, sizeof(site));
+	site.at = at;
+	site.nat = fetch_insn(kv, r->rip, at, sizeof(at));
+	site.before = before;
+	if (!io->in)
+		site.nbefore = fetch_before(kv, r->rip, before, sizeof(before));
+	site.mode = mode;
+	site.in = io->in;
+	site.port = io->port;
+	site.operand_size = io->operand_size;
+	site.rcx = r->rcx;
+	site.rdx = r->rdx;
+	site.src_matches = outs_src_matches;
+	site.arg = kv;
+	where = x86_io_locate(&site, &d);
+	if (where == X86_IO_AT_RIP)
+		io->npc = r->rip + d.len;
+	if (where != X86_IO_UNKNOWN) {
+		io->str = d.str;
+		io->rep = d.rep;
+		io->seg = d.seg;
+		io->address_size = d.address_size;
+	}
+	exit_io_completion(kv, where == X86_IO_BEFORE_RIP);
+	return RUN_EXIT;
+}
+
+static int
 exit_mmio(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
@@ -1949,6 +1984,7 @@ exit_mmio(struct kvm_vcpu_be *kv)
 	uint8_t insn[15];
 	size_t n;
 
+	kv->common.exit.reason = NVMM_VCPU_EXIT_MEMORY;
 	mem->prot = run->mmio.is_write ? PROT_WRITE : PROT_READ;
 	mem->gpa = run->mmio.phys_addr;
 	mem->inst_len = 0;	/* as on VMX: KVM gives no instruction bytes */
@@ -1965,48 +2001,38 @@ exit_mmio(struct kvm_vcpu_be *kv)
 		kv->compl_now = !x86_insn_mem_readonly(insn, n,
 		    cs_mode(&run->s.regs.sregs));
 	}
+	return RUN_EXIT;
 }
 
 /*
- * MSRs NVMM handles in its kernel that KVM's filter sends to us.
- * Returns true when answered (KVM completes it at the next KVM_RUN).
+ * MSRs NVMM answers itself (nvmm_x86_msr_rule) that KVM's filter sends to
+ * us.  Returns true when answered (KVM completes it at the next KVM_RUN).
  */
 static bool
 msr_internal(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
 	bool rd = run->exit_reason == KVM_EXIT_X86_RDMSR;
+	enum nvmm_x86_msr_rule rule = nvmm_x86_msr_rule(run->msr.index);
 	KVM_MSRS_BUF(buf, 1);
 
-	switch (run->msr.index) {
-	case MSR_PLATFORM_ID:
-	case MSR_BIOS_SIGN:
-		run->msr.error = 0;
-		if (rd)
-			run->msr.data = 0;
-		return true;
-	case MSR_MISC_ENABLE:
-	case MSR_ARCH_CAPABILITIES:
-		run->msr.error = 0;
-		if (!rd)
-			return true;	/* writes are ignored */
-		memset(&buf, 0, sizeof(buf));
-		buf.m.nmsrs = 1;
-		buf.m.entries[0].index = run->msr.index;
-		if (kvm_ioctl(kv->fd, KVM_GET_MSRS, &buf) != 1) {
-			run->msr.error = 1;	/* #GP, as without the MSR */
-			return true;
-		}
-		if (run->msr.index == MSR_MISC_ENABLE)
-			run->msr.data = (buf.m.entries[0].data &
-			    ~((1ULL << 7) | (1ULL << 16) | (1ULL << 18))) |
-			    (1ULL << 11) | (1ULL << 12);
-		else	/* RDCL_NO, SSB_NO, MDS_NO, TAA_NO only */
-			run->msr.data = buf.m.entries[0].data & 0x131ULL;
-		return true;
-	default:
+	if (rule == NVMM_X86_MSR_EXIT)
 		return false;
-	}
+	run->msr.error = 0;
+	if (!rd)
+		return true;	/* writes are ignored */
+	run->msr.data = 0;
+	if (rule == NVMM_X86_MSR_ZERO)
+		return true;
+	memset(&buf, 0, sizeof(buf));
+	buf.m.nmsrs = 1;
+	buf.m.entries[0].index = run->msr.index;
+	if (kvm_ioctl(kv->fd, KVM_GET_MSRS, &buf) != 1)
+		run->msr.error = 1;	/* #GP, as without the MSR */
+	else
+		run->msr.data = nvmm_x86_msr_host(run->msr.index,
+		    buf.m.entries[0].data);
+	return true;
 }
 
 /*
@@ -2015,7 +2041,7 @@ msr_internal(struct kvm_vcpu_be *kv)
  * injects #GP on error); NVMM leaves that to the client, with RIP on the
  * instruction.  msr_reconcile() joins the two before the next KVM_RUN.
  */
-static void
+static int
 exit_msr(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
@@ -2025,6 +2051,8 @@ exit_msr(struct kvm_vcpu_be *kv)
 	bool is_write;
 	size_t n;
 
+	if (msr_internal(kv))
+		return RUN_AGAIN;	/* KVM completes it at the next run */
 	n = fetch_insn(kv, r->rip, insn, sizeof(insn));
 	if (x86_decode_msr(insn, n, cs_mode(&run->s.regs.sregs), &len,
 	    &is_write) == -1)
@@ -2043,6 +2071,7 @@ exit_msr(struct kvm_vcpu_be *kv)
 		x->u.wrmsr.npc = kv->msr_npc;
 	}
 	kv->compl = COMPL_MSR;
+	return RUN_EXIT;
 }
 
 /*
@@ -2081,80 +2110,158 @@ msr_reconcile(struct kvm_vcpu_be *kv)
 	return 0;
 }
 
+static int
+exit_hlt(struct kvm_vcpu_be *kv)
+{
+	kv->common.exit.reason = NVMM_VCPU_EXIT_HALTED;
+	/* The guest can take interrupts: the window is not needed. */
+	if (kv->run->s.regs.regs.rflags & X86_RFLAGS_IF)
+		kv->int_window = false;
+	return RUN_EXIT;
+}
+
+static int
+exit_shutdown(struct kvm_vcpu_be *kv)
+{
+	kv->common.exit.reason = NVMM_VCPU_EXIT_SHUTDOWN;
+	/*
+	 * The VMCB is undefined after a shutdown intercept (AMD APM vol 2),
+	 * so kvm_amd INITs the VCPU before it exits: the state is gone and
+	 * the next KVM_RUN would start at the reset vector.  NVMM keeps a
+	 * shut-down VCPU shut down until the client loads a new state
+	 * (run_prologue).
+	 */
+	kv->shutdown = kvm_host == NVMM_KVM_HOST_AMD;
+	return RUN_EXIT;
+}
+
+static int
+exit_int_window(struct kvm_vcpu_be *kv)
+{
+	if (!kv->int_window)
+		return RUN_AGAIN;
+	kv->int_window = false;
+	kv->common.exit.reason = NVMM_VCPU_EXIT_INT_READY;
+	return RUN_EXIT;
+}
+
+/* The linear address of RIP. */
+static uint64_t
+linear_rip(const struct kvm_vcpu_be *kv)
+{
+	const struct kvm_sync_regs *s = &kv->run->s.regs;
+
+	if (cs_mode(&s->sregs) == X86_MODE_64)
+		return s->regs.rip;
+	return (s->sregs.cs.base + s->regs.rip) & 0xffffffffULL;
+}
+
+/* A KVM debug exit: NVMM_VCPU_EXIT_DEBUG, our extension. */
+static int
+exit_debug(struct kvm_vcpu_be *kv)
+{
+	const struct kvm_debug_exit_arch *d = &kv->run->debug.arch;
+	struct nvmm_x86_exit_debug *x = &kv->common.exit.u.dbg;
+
+	if (kv->debug == 0)
+		return RUN_AGAIN;	/* armed before debugging was turned off */
+	kv->common.exit.reason = NVMM_VCPU_EXIT_DEBUG;
+	x->exception = d->exception;
+	x->dr6 = d->dr6;
+	x->dr7 = d->dr7;
+	x->pc = d->pc;
+	return RUN_EXIT;
+}
+
 /*
- * Turns the KVM exit in kv->run into an NVMM exit.  Returns 1 when the
- * exit is for the client, 0 when the run must go on, -1 on error.
+ * Where KVM emulates guest CPL0 code (kvm_pvm), an int3 there is an
+ * emulation failure at the int3 rather than a debug exit: with software
+ * breakpoints on, report it as the debug exit it stands for.
+ */
+static bool
+exit_emulated_int3(struct kvm_vcpu_be *kv)
+{
+	struct nvmm_x86_exit_debug *x = &kv->common.exit.u.dbg;
+	uint8_t b;
+
+	if (!(kv->debug & NVMM_VCPU_DEBUG_SWBP) ||
+	    fetch_insn(kv, kv->run->s.regs.regs.rip, &b, 1) != 1 || b != 0xcc)
+		return false;
+	kv->common.exit.reason = NVMM_VCPU_EXIT_DEBUG;
+	x->exception = X86_EXC_BP;
+	x->dr6 = 0;
+	x->dr7 = 0;
+	x->pc = linear_rip(kv);
+	return true;
+}
+
+/* E.g. an instruction KVM's emulator cannot run. */
+static int
+exit_internal_error(struct kvm_vcpu_be *kv)
+{
+	const struct kvm_run *run = kv->run;
+	const struct kvm_vcpu_events *ev = &run->s.regs.events;
+
+	kv->common.exit.reason = NVMM_VCPU_EXIT_INVALID;
+	kv->common.exit.u.inv.hwcode = run->internal.suberror;
+	/*
+	 * Without KVM_CAP_EXIT_ON_EMULATION_FAILURE, KVM also queues a #UD
+	 * for the guest when its emulator fails at CPL0.  NVMM has no such
+	 * event: the VCPU must run the client's next state as it is, not
+	 * take a #UD there first.
+	 */
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+	    (ev->exception.injected || ev->exception.pending) &&
+	    ev->exception.nr == X86_EXC_UD)
+		event_drop(kv, true);
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION)
+		exit_emulated_int3(kv);
+	return RUN_EXIT;
+}
+
+/* Anything NVMM has no exit for. */
+static int
+exit_invalid(struct kvm_vcpu_be *kv, uint64_t hwcode)
+{
+	kv->common.exit.reason = NVMM_VCPU_EXIT_INVALID;
+	kv->common.exit.u.inv.hwcode = hwcode;
+	return RUN_EXIT;
+}
+
+/*
+ * Turns the KVM exit in kv->run into an NVMM exit: RUN_EXIT when the exit
+ * is for the client, RUN_AGAIN when the run must go on, RUN_FAIL on error.
  */
 static int
 exit_translate(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
-	struct nvmm_x86_exit *x = &kv->common.exit;
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
-		x->reason = NVMM_VCPU_EXIT_IO;
-		exit_io(kv);
-		return 1;
+		return exit_io(kv);
 	case KVM_EXIT_MMIO:
-		x->reason = NVMM_VCPU_EXIT_MEMORY;
-		exit_mmio(kv);
-		return 1;
+		return exit_mmio(kv);
 	case KVM_EXIT_X86_RDMSR:
 	case KVM_EXIT_X86_WRMSR:
-		if (msr_internal(kv))
-			return 0;
-		exit_msr(kv);
-		return 1;
+		return exit_msr(kv);
 	case KVM_EXIT_HLT:
-		x->reason = NVMM_VCPU_EXIT_HALTED;
-		/* The guest can take interrupts: the window is not needed. */
-		if (run->s.regs.regs.rflags & RFLAGS_IF)
-			kv->int_window = false;
-		return 1;
+		return exit_hlt(kv);
 	case KVM_EXIT_SHUTDOWN:
-		x->reason = NVMM_VCPU_EXIT_SHUTDOWN;
-		/*
-		 * The VMCB is undefined after a shutdown intercept (AMD APM
-		 * vol 2), so kvm_amd INITs the VCPU before it exits:
-		 * the state is gone and the next KVM_RUN would start at the
-		 * reset vector.  NVMM keeps a shut-down VCPU shut down until
-		 * the client loads a new state (kvm_vcpu_run).
-		 */
-		kv->shutdown = kvm_host == NVMM_KVM_HOST_AMD;
-		return 1;
+		return exit_shutdown(kv);
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
-		if (!kv->int_window)
-			return 0;
-		kv->int_window = false;
-		x->reason = NVMM_VCPU_EXIT_INT_READY;
-		return 1;
+		return exit_int_window(kv);
 	case KVM_EXIT_SET_TPR:
-		return 0;	/* TPR changes are found by tpr_changed() */
+		return RUN_AGAIN;	/* found by tpr_changed() */
 	case KVM_EXIT_FAIL_ENTRY:
-		x->reason = NVMM_VCPU_EXIT_INVALID;
-		x->u.inv.hwcode = run->fail_entry.hardware_entry_failure_reason;
-		return 1;
+		return exit_invalid(kv,
+		    run->fail_entry.hardware_entry_failure_reason);
 	case KVM_EXIT_INTERNAL_ERROR:
-		/* E.g. an instruction KVM's emulator cannot run. */
-		x->reason = NVMM_VCPU_EXIT_INVALID;
-		x->u.inv.hwcode = run->internal.suberror;
-		/*
-		 * Without KVM_CAP_EXIT_ON_EMULATION_FAILURE, KVM also queues
-		 * a #UD for the guest when its emulator fails at CPL0.  NVMM
-		 * has no such event: the VCPU must run the client's next
-		 * state as it is, not take a #UD there first.
-		 */
-		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
-		    (run->s.regs.events.exception.injected ||
-		    run->s.regs.events.exception.pending) &&
-		    run->s.regs.events.exception.nr == EXC_UD)
-			event_drop(kv, true);
-		return 1;
+		return exit_internal_error(kv);
+	case KVM_EXIT_DEBUG:
+		return exit_debug(kv);
 	default:
-		x->reason = NVMM_VCPU_EXIT_INVALID;
-		x->u.inv.hwcode = 0x10000ULL | run->exit_reason;
-		return 1;
+		return exit_invalid(kv, NVMM_KVM_HWCODE(run->exit_reason));
 	}
 }
 
@@ -2171,7 +2278,7 @@ exit_translate(struct kvm_vcpu_be *kv)
 static bool
 tpr_changed(struct kvm_vcpu_be *kv, int ret)
 {
-	if (!kv->common.tpr_exit || kv->run->cr8 == kv->tpr_seen)
+	if (!kv->tpr_exit || kv->run->cr8 == kv->tpr_seen)
 		return false;
 	if (ret == 0 && kv->run->exit_reason != KVM_EXIT_SET_TPR)
 		kv->held = true;
@@ -2179,148 +2286,24 @@ tpr_changed(struct kvm_vcpu_be *kv, int ret)
 	return true;
 }
 
+/* A stop request, seen: it is consumed by the exit that reports it. */
 static int
-kvm_vcpu_run(struct nvmm_vcpu_priv *v)
+run_stopped(struct kvm_vcpu_be *kv)
 {
-	struct kvm_vcpu_be *kv = kvcpu(v);
-	struct nvmm_x86_exit *x = &v->exit;
-	int ret;
+	kv->common.exit.reason = NVMM_VCPU_EXIT_STOPPED;
+	atomic_store(&kv->common.stop, 0);
+	return RUN_EXIT;
+}
 
-	memset(x, 0, sizeof(*x));
-	run_enter(kv);
+/*
+ * KVM refused the state the client loaded: NVMM's entry failure.  Show
+ * the client what KVM really holds.
+ */
+static int
+run_invalid_state(struct kvm_vcpu_be *kv)
+{
+	struct nvmm_x86_exit *x = &kv->common.exit;
 
-	/* A stop request wins over everything and commits nothing. */
-	if (atomic_load((_Atomic int *)(void *)&v->stop)) {
-		x->reason = NVMM_VCPU_EXIT_STOPPED;
-		goto stopped;
-	}
-
-	/*
-	 * A VCPU KVM re-initialised at its shutdown stays shut down, as
-	 * NVMM's does, until the client loads registers of its own.
-	 */
-	if (kv->shutdown) {
-		if (!(kv->dirty & (NVMM_X64_STATE_GPRS | NVMM_X64_STATE_SEGS |
-		    NVMM_X64_STATE_CRS))) {
-			x->reason = NVMM_VCPU_EXIT_SHUTDOWN;
-			goto out;
-		}
-		kv->shutdown = false;
-	}
-
-	/* An exit that came up while completing the previous one. */
-	if (kv->held) {
-		kv->held = false;
-		ret = exit_translate(kv);
-		if (ret == -1)
-			goto fail;
-		if (ret == 1)
-			goto out;
-	}
-
-	/*
-	 * KVM still has the last instruction to finish.  After an MSR exit,
-	 * join the client's completion with KVM's.  After an IO/MMIO exit:
-	 * if the client changed the registers itself (with or without the
-	 * assist), let KVM finish first so that the client's values win;
-	 * otherwise the KVM_RUN below finishes it.
-	 */
-	if (kv->compl == COMPL_MSR) {
-		if (msr_reconcile(kv) == -1)
-			goto fail;
-	} else if (kv->compl != COMPL_NONE && kv->compl_regs &&
-	    (kv->dirty & NVMM_X64_STATE_GPRS)) {
-		if (kvm_complete(kv) == -1)
-			goto fail;
-	}
-
-	if (state_flush(kv) == -1)
-		goto invalid_state;
-
-	/* Window exits NVMM would take before any guest instruction. */
-	if (!atomic_load(&v->event_pending)) {
-		if (kv->int_window && guest_can_take_int(kv)) {
-			kv->int_window = false;
-			x->reason = NVMM_VCPU_EXIT_INT_READY;
-			goto out;
-		}
-		if (kv->nmi_window && guest_nmi_done(kv)) {
-			kv->nmi_window = false;
-			x->reason = NVMM_VCPU_EXIT_NMI_READY;
-			goto out;
-		}
-	}
-
-	for (;;) {
-		/*
-		 * Clear immediate_exit, then look at the stop flag: a stop
-		 * that came after that load has set immediate_exit again (or
-		 * will kick the thread), so KVM_RUN cannot miss it.
-		 */
-		set_immediate_exit(kv, 0);
-		if (atomic_load((_Atomic int *)(void *)&v->stop)) {
-			x->reason = NVMM_VCPU_EXIT_STOPPED;
-			goto stopped;
-		}
-		if (event_take(kv) == -1) {
-			run_leave(kv);
-			exitstate_fill(kv);
-			return -1;	/* EINVAL: the event is dropped */
-		}
-		kv->run->request_interrupt_window = kv->int_window;
-		if (kv->msr_fixup) {
-			kv->run->s.regs.regs.rip = kv->msr_regs.rip;
-			kv->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
-			kv->msr_fixup = false;
-		}
-		ret = kvm_run_once(kv);
-		kv->compl = COMPL_NONE;
-		kv->ran = true;
-		if (ret == -1) {
-			if (errno == EINVAL || errno == EFAULT)
-				goto invalid_state;
-			goto fail;
-		}
-		if (tpr_changed(kv, ret))
-			goto out;
-		if (ret == 1) {
-			/* KVM loops on an event it cannot deliver: give up. */
-			if (delivery_stuck(kv)) {
-				event_drop(kv, false);
-				x->reason = NVMM_VCPU_EXIT_INVALID;
-				x->u.inv.hwcode = kvm_host == NVMM_KVM_HOST_INTEL ?
-				    VMX_EXIT_EPT_MISCONFIG : SVM_EXIT_NPF;
-				goto out;
-			}
-			/* Interrupted: a stop, an event, or a foreign signal. */
-			if (atomic_load((_Atomic int *)(void *)&v->stop)) {
-				x->reason = NVMM_VCPU_EXIT_STOPPED;
-				goto stopped;
-			}
-			if (atomic_load(&v->event_pending))
-				continue;
-			x->reason = NVMM_VCPU_EXIT_NONE;
-			goto out;
-		}
-		ret = exit_translate(kv);
-		if (ret == -1)
-			goto fail;
-		if (ret == 1)
-			break;
-	}
-out:
-	run_leave(kv);
-	exitstate_fill(kv);
-	kv->tpr_seen = kv->run->cr8;
-	return 0;
-
-stopped:
-	atomic_store((_Atomic int *)(void *)&v->stop, 0);
-	goto out;
-
-invalid_state:
-	/* KVM refused the state the client loaded: NVMM's entry failure.
-	   Show the client what KVM really holds. */
 	kv->dirty = 0;
 	kv->cached = 0;
 	kv->run->kvm_dirty_regs = 0;
@@ -2330,14 +2313,160 @@ invalid_state:
 	kv->run->cr8 = kv->run->s.regs.sregs.cr8;
 	x->reason = NVMM_VCPU_EXIT_INVALID;
 	x->u.inv.hwcode = ~0ULL;
-	goto out;
+	return RUN_EXIT;
+}
 
-fail:
-	ret = errno;
+/*
+ * KVM still has the last instruction to finish.  After an MSR exit, join
+ * the client's completion with KVM's.  After an IO/MMIO exit: if the
+ * client changed the registers itself (with or without the assist), let
+ * KVM finish first so that the client's values win; otherwise the next
+ * KVM_RUN finishes it.
+ */
+static int
+run_finish_previous(struct kvm_vcpu_be *kv)
+{
+	if (kv->compl == COMPL_MSR)
+		return msr_reconcile(kv);
+	if (kv->compl != COMPL_NONE && kv->compl_regs &&
+	    (kv->dirty & NVMM_X64_STATE_GPRS))
+		return kvm_complete(kv) == -1 ? -1 : 0;
+	return 0;
+}
+
+/* Window exits NVMM would take before any guest instruction. */
+static int
+run_windows(struct kvm_vcpu_be *kv)
+{
+	struct nvmm_x86_exit *x = &kv->common.exit;
+
+	if (atomic_load(&kv->common.event_pending))
+		return RUN_AGAIN;
+	if (kv->int_window && guest_can_take_int(kv)) {
+		kv->int_window = false;
+		x->reason = NVMM_VCPU_EXIT_INT_READY;
+		return RUN_EXIT;
+	}
+	if (kv->nmi_window && guest_nmi_done(kv)) {
+		kv->nmi_window = false;
+		x->reason = NVMM_VCPU_EXIT_NMI_READY;
+		return RUN_EXIT;
+	}
+	return RUN_AGAIN;
+}
+
+/* Everything before the first KVM_RUN of an nvmm_vcpu_run(). */
+static int
+run_prologue(struct kvm_vcpu_be *kv)
+{
+	int ret;
+
+	/* A stop request wins over everything and commits nothing. */
+	if (atomic_load(&kv->common.stop))
+		return run_stopped(kv);
+	/* A VCPU KVM re-initialised at its shutdown stays shut down, as
+	   NVMM's does, until the client loads registers of its own. */
+	if (kv->shutdown) {
+		if (!(kv->dirty & (NVMM_X64_STATE_GPRS | NVMM_X64_STATE_SEGS |
+		    NVMM_X64_STATE_CRS))) {
+			kv->common.exit.reason = NVMM_VCPU_EXIT_SHUTDOWN;
+			return RUN_EXIT;
+		}
+		kv->shutdown = false;
+	}
+	/* An exit that came up while completing the previous one. */
+	if (kv->held) {
+		kv->held = false;
+		if ((ret = exit_translate(kv)) != RUN_AGAIN)
+			return ret;
+	}
+	if (run_finish_previous(kv) == -1)
+		return RUN_FAIL;
+	if (state_flush(kv) == -1)
+		return run_invalid_state(kv);
+	return run_windows(kv);
+}
+
+/*
+ * KVM_RUN returned EINTR: a stop, an event, a foreign signal, or KVM
+ * looping on an event it cannot deliver (then give up on the event).
+ */
+static int
+run_interrupted(struct kvm_vcpu_be *kv)
+{
+	struct nvmm_x86_exit *x = &kv->common.exit;
+
+	if (delivery_stuck(kv)) {
+		event_drop(kv, false);
+		x->reason = NVMM_VCPU_EXIT_INVALID;
+		x->u.inv.hwcode = kvm_host == NVMM_KVM_HOST_INTEL ?
+		    VMX_EXIT_EPT_MISCONFIG : SVM_EXIT_NPF;
+		return RUN_EXIT;
+	}
+	if (atomic_load(&kv->common.stop))
+		return run_stopped(kv);
+	if (atomic_load(&kv->common.event_pending))
+		return RUN_AGAIN;
+	x->reason = NVMM_VCPU_EXIT_NONE;
+	return RUN_EXIT;
+}
+
+/* One entry into the guest, and what came out of it. */
+static int
+run_guest(struct kvm_vcpu_be *kv)
+{
+	int ret;
+
+	/*
+	 * Clear immediate_exit, then look at the stop flag: a stop that came
+	 * after that load has set immediate_exit again (or will kick the
+	 * thread), so KVM_RUN cannot miss it.
+	 */
+	set_immediate_exit(kv, 0);
+	if (atomic_load(&kv->common.stop))
+		return run_stopped(kv);
+	if (event_take(kv) == -1)
+		return RUN_FAIL;	/* EINVAL: the event is dropped */
+	kv->run->request_interrupt_window = kv->int_window;
+	if (kv->msr_fixup) {
+		kv->run->s.regs.regs.rip = kv->msr_regs.rip;
+		kv->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+		kv->msr_fixup = false;
+	}
+	ret = kvm_run_once(kv);
+	kv->compl = COMPL_NONE;
+	kv->ran = true;
+	if (ret == -1)
+		return (errno == EINVAL || errno == EFAULT) ?
+		    run_invalid_state(kv) : RUN_FAIL;
+	if (tpr_changed(kv, ret))
+		return RUN_EXIT;
+	if (ret == 1)
+		return run_interrupted(kv);
+	return exit_translate(kv);
+}
+
+static int
+kvm_vcpu_run(struct nvmm_vcpu_priv *v)
+{
+	struct kvm_vcpu_be *kv = kvcpu(v);
+	int ret, err;
+
+	memset(&v->exit, 0, sizeof(v->exit));
+	run_enter(kv);
+	ret = run_prologue(kv);
+	while (ret == RUN_AGAIN)
+		ret = run_guest(kv);
+
+	err = errno;
 	run_leave(kv);
 	exitstate_fill(kv);
-	errno = ret;
-	return -1;
+	if (ret == RUN_FAIL) {
+		errno = err;
+		return -1;
+	}
+	kv->tpr_seen = kv->run->cr8;
+	return 0;
 }
 
 /* -------------------------------------------------------------------------
@@ -2480,7 +2609,9 @@ const struct nvmm_backend nvmm_kvm_x86_64 = {
 	.machine_destroy = kvm_machine_destroy,
 	.vcpu_create = kvm_vcpu_create,
 	.vcpu_destroy = kvm_vcpu_destroy,
-	.vcpu_conf_changed = kvm_vcpu_conf_changed,
+	.vcpu_conf_max = KVM_VCPU_NCONF,
+	.vcpu_conf_sizes = kvm_vcpu_conf_sizes,
+	.vcpu_configure = kvm_vcpu_configure,
 	.vcpu_getstate = kvm_vcpu_getstate,
 	.vcpu_setstate = kvm_vcpu_setstate,
 	.vcpu_run = kvm_vcpu_run,

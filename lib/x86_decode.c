@@ -15,9 +15,8 @@
 #include <nvmm.h>
 
 #include "x86_decode.h"
+#include "x86_regs.h"
 
-/* The architectural limit: longer instructions raise #GP. */
-#define X86_MAX_INSN_LEN	15
 
 /* -------------------------------------------------------------------------
  * Prefixes.

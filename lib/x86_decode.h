@@ -52,4 +52,49 @@ int x86_decode_msr(const uint8_t *bytes, size_t n, int mode, uint8_t *len,
  */
 bool x86_insn_mem_readonly(const uint8_t *bytes, size_t n, int mode);
 
+/* -------------------------------------------------------------------------
+ * Locating the instruction of an I/O exit (x86_decode_out.c).
+ * ------------------------------------------------------------------------- */
+
+/*
+ * An I/O exit as a hypervisor that executes the instruction itself
+ * reports it, and the guest bytes around RIP.  RIP may be on the
+ * instruction or already past it (an OUT or OUTS retired before the exit).
+ */
+struct x86_io_site {
+	const uint8_t *at;	/* bytes at RIP */
+	size_t nat;
+	const uint8_t *before;	/* the nbefore bytes that end at RIP */
+	size_t nbefore;		/* 0 when they could not be read */
+	int mode;		/* X86_MODE_* */
+	bool in;
+	uint16_t port;
+	uint8_t operand_size;
+	uint64_t rcx;
+	uint64_t rdx;
+	/* For an OUTS that would end at RIP: 1 if the exit's data are the
+	   bytes at its source, else 0. */
+	int (*src_matches)(const struct x86_insn_io *, void *arg);
+	void *arg;
+};
+
+enum x86_io_where {
+	X86_IO_UNKNOWN,		/* no I/O instruction fits the exit */
+	X86_IO_AT_RIP,		/* the instruction starts at RIP */
+	X86_IO_BEFORE_RIP,	/* it ends at RIP: retired before the exit */
+};
+
+/*
+ * Finds the instruction of the exit and decodes it into *d.  A plain OUT
+ * that fits both readings is resolved by what this host was seen doing
+ * (learned from earlier exits, process-wide), or by what the caller set
+ * with x86_io_out_retired().
+ */
+enum x86_io_where x86_io_locate(const struct x86_io_site *,
+    struct x86_insn_io *d);
+
+/* The host's rule for plain OUTs is known: 1 retired at the exit, 0 at
+   the completion.  Nothing is learned afterwards. */
+void x86_io_out_retired(int retired);
+
 #endif

@@ -1,7 +1,7 @@
 /* x86_walk.c - guest page-table walk (gva -> gpa) for nvmm_gva_to_gpa and the assists. */
 
 /*
- * Implements nvmm-api.md section 6.1.  Everything read here (CR3, the
+ * Implements docs/nvmm-semantics.md section 7.  Everything read here (CR3, the
  * table entries) is guest-controlled: each paging mode is a fixed,
  * straight-line sequence of at most four entry reads, every table address
  * is masked to the architectural frame bits before use, and all reads go
@@ -10,7 +10,7 @@
  *
  * Deliberate differences from a literal reading of NetBSD's walker:
  *  - bit 7 of a 4 KiB PTE is the PAT bit, not a "large page" bit; it is
- *    ignored (NetBSD fails the walk; spec Q11);
+ *    ignored (NetBSD fails the walk; docs/nvmm-semantics.md D7);
  *  - in 32-bit PAE mode the PDPTE has no R/W or U/S bits (they are
  *    reserved), so only P, NX and PS are looked at there;
  *  - in the two 32-bit modes the linear address is 32 bits wide: bits 63:32
@@ -23,16 +23,13 @@
 
 #include <nvmm.h>
 
+#include "x86_regs.h"
 #include "x86_walk.h"
 
 /* -------------------------------------------------------------------------
  * Architectural bits.
  * ------------------------------------------------------------------------- */
 
-#define CR0_PG		(1ULL << 31)
-#define CR4_PSE		(1ULL << 4)
-#define CR4_PAE		(1ULL << 5)
-#define EFER_LMA	(1ULL << 10)
 
 #define PTE_P		(1ULL << 0)
 #define PTE_RW		(1ULL << 1)
@@ -256,10 +253,10 @@ x86_gva_to_gpa(const struct x86_walk_regs *regs, x86_read_phys_fn read,
 		return -1;
 	}
 
-	pae = (regs->cr4 & CR4_PAE) != 0;
-	lma = (regs->efer & EFER_LMA) != 0;
+	pae = (regs->cr4 & X86_CR4_PAE) != 0;
+	lma = (regs->efer & X86_EFER_LMA) != 0;
 
-	if (!(regs->cr0 & CR0_PG)) {
+	if (!(regs->cr0 & X86_CR0_PG)) {
 		/* No paging: identity, the full 64-bit value. */
 		*gpa = gva;
 		*prot = NVMM_PROT_ALL;
@@ -272,7 +269,7 @@ x86_gva_to_gpa(const struct x86_walk_regs *regs, x86_read_phys_fn read,
 		ret = walk_pae(regs->cr3, read, arg, gva & 0xFFFFFFFFULL,
 		    &g, &p);
 	else if (!lma)
-		ret = walk_32bit(regs->cr3, (regs->cr4 & CR4_PSE) != 0,
+		ret = walk_32bit(regs->cr3, (regs->cr4 & X86_CR4_PSE) != 0,
 		    read, arg, gva & 0xFFFFFFFFULL, &g, &p);
 	else
 		ret = -1;	/* LMA without PAE cannot happen on real hardware */

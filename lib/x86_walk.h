@@ -23,7 +23,7 @@ typedef int (*x86_read_phys_fn)(void *arg, gpaddr_t gpa, void *buf,
 
 /*
  * Translates a linear address with the guest's paging mode (none, 32-bit,
- * PAE, 4-level), as nvmm-api.md section 6.1 says.  Returns 0 with the GPA
+ * PAE, 4-level), as docs/nvmm-semantics.md section 7 says.  Returns 0 with the GPA
  * of the byte and the NVMM_PROT_* rights, or -1 with errno EFAULT.
  */
 int x86_gva_to_gpa(const struct x86_walk_regs *regs, x86_read_phys_fn read,

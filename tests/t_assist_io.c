@@ -5,8 +5,8 @@
  * (t_assist_io_guest.S), loads the registers, runs to the checkpoint OUT
  * completing every I/O exit with nvmm_assist_io, and compares with the
  * x86 result computed here (the harness: assist_harness.h):
- *  - the fields of every I/O exit of the instruction (nvmm-api.md 2.8.2,
- *    4.15) and RIP at the exit and after the assist,
+ *  - the fields of every I/O exit of the instruction (libnvmm(3),
+ *    NVMM_VCPU_EXIT_IO) and RIP at the exit and after the assist,
  *  - the io callback log: one call per element, ascending, with the data,
  *  - all GPRs, RIP and RFLAGS, and the RAM around the string buffers.
  * IN callbacks answer a distinct value per call so that the order of the

@@ -15,12 +15,12 @@
  * right below and right above it so that accesses can straddle the
  * boundary, and a read-only page sits at RO_GPA.
  *
- * KVM, not the library, executes the instruction (nvmm-api.md 12.4), so
+ * KVM, not the library, executes the instruction (docs/kvm-hosts.md), so
  * an access NVMM makes in one callback may arrive split at a page
  * boundary; the log comparison accepts any ascending split of an
  * expected access and the run prints how often that happened.  SSE
  * moves (movdqu, movq xmm) are not tested: SSE at CPL0 stops the VCPU
- * on the emulating KVM of our machines (kvm-host.md Q16b).
+ * on kvm_pvm's emulated CPL0 (docs/kvm-hosts.md).
  */
 
 #include <errno.h>

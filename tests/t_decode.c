@@ -1,4 +1,4 @@
-/* t_decode.c - unit tests of the I/O and MSR instruction decoders (lib/x86_decode.c); no KVM needed. */
+/* t_decode.c - unit tests of the I/O and MSR instruction decoders (lib/x86_decode.c, lib/x86_decode_out.c); no KVM needed. */
 
 /*
  * Two kinds of checks: literal table rows with hand-computed results, and
@@ -849,6 +849,71 @@ test_fuzz(void)
 }
 
 /* -------------------------------------------------------------------------
+ * Locating the instruction of an I/O exit (x86_io_locate).
+ * ------------------------------------------------------------------------- */
+
+static enum x86_io_where
+locate(const char *at, const char *before, bool in, uint64_t rcx,
+    struct x86_insn_io *d)
+{
+	struct x86_io_site s;
+
+	memset(&s, 0, sizeof(s));
+	s.at = (const uint8_t *)at;
+	s.nat = strlen(at);
+	s.before = (const uint8_t *)before;
+	s.nbefore = strlen(before);
+	s.mode = X86_MODE_64;
+	s.in = in;
+	s.port = 0x10;
+	s.operand_size = 1;
+	s.rcx = rcx;
+	s.rdx = 0x10;
+	return x86_io_locate(&s, d);
+}
+
+static void
+test_io_locate(void)
+{
+	struct x86_insn_io d;
+	enum x86_io_where w;
+
+	/* IN and INS are always at RIP; nothing else is an IN. */
+	CHECK(locate("\xe4\x10", "", true, 0, &d) == X86_IO_AT_RIP &&
+	    d.len == 2, "in al,0x10 not at RIP");
+	CHECK(locate("\x90", "\xe4\x10", true, 0, &d) == X86_IO_UNKNOWN,
+	    "IN found before RIP");
+	/* A REP OUTS with rounds left is still at RIP. */
+	CHECK(locate("\xf3\x6e", "\xf3\x6e", false, 3, &d) ==
+	    X86_IO_AT_RIP && d.rep && d.str, "rep outsb with rounds left");
+	/* An OUTS is retired before the exit. */
+	CHECK(locate("\x6e", "\x90\x6e", false, 0, &d) ==
+	    X86_IO_BEFORE_RIP && d.str && d.len == 1, "outsb not retired");
+	/* A REP OUTS whose count is 0 ended before RIP: the longer form. */
+	CHECK(locate("\x90", "\x90\xf3\x6e", false, 0, &d) ==
+	    X86_IO_BEFORE_RIP && d.rep && d.len == 2, "finished rep outsb");
+
+	/* Plain OUTs: learned from the unambiguous exits. */
+	CHECK(locate("\xe6\x10", "\x90\x90", false, 0, &d) ==
+	    X86_IO_AT_RIP, "out at RIP");
+	CHECK(locate("\xe6\x10", "\xe6\x10", false, 0, &d) ==
+	    X86_IO_AT_RIP, "ambiguous out after one at RIP");
+	CHECK(locate("\x90", "\xe6\x10", false, 0, &d) ==
+	    X86_IO_BEFORE_RIP, "out before RIP");
+	CHECK(locate("\xe6\x10", "\xe6\x10", false, 0, &d) ==
+	    X86_IO_BEFORE_RIP, "ambiguous out after a retired one");
+	/* A host whose rule is known learns nothing more. */
+	x86_io_out_retired(0);
+	CHECK(locate("\x90", "\xe6\x10", false, 0, &d) ==
+	    X86_IO_BEFORE_RIP, "out before RIP, rule known");
+	w = locate("\xe6\x10", "\xe6\x10", false, 0, &d);
+	CHECK(w == X86_IO_AT_RIP, "ambiguous out, rule 0: %d", (int)w);
+	/* Another port is not the exit's instruction. */
+	CHECK(locate("\xe6\x11", "\xe6\x12", false, 0, &d) ==
+	    X86_IO_UNKNOWN, "wrong port accepted");
+}
+
+/* -------------------------------------------------------------------------
  * Main.
  * ------------------------------------------------------------------------- */
 
@@ -862,6 +927,7 @@ main(void)
 	test_io_args();
 	test_msr();
 	test_fuzz();
+	test_io_locate();
 
 	return vmt_done("t_decode");
 }

@@ -319,7 +319,7 @@ main(void)
 
 	/*
 	 * VMMCALL at CPL0: #UD through the guest's IDT, RIP on it.
-	 * kvm_amd (documented deviation, nvmm-api.md 12.5): KVM runs the
+	 * kvm_amd (documented deviation, docs/kvm-hosts.md): KVM runs the
 	 * SVM-native VMMCALL as a KVM hypercall, RAX = -1000 (-KVM_ENOSYS)
 	 * and RIP past it, so the #UD comes from the UD2 that follows; the
 	 * handler saved RAX at RSP + 8.

@@ -218,7 +218,7 @@ main(void)
 
 	/*
 	 * VMMCALL gives #UD; with an empty IDT that is a triple fault.
-	 * kvm_amd (documented deviation, nvmm-api.md 12.5): KVM runs the
+	 * kvm_amd (documented deviation, docs/kvm-hosts.md): KVM runs the
 	 * SVM-native VMMCALL as a KVM hypercall, RAX = -1000 (-KVM_ENOSYS)
 	 * and RIP past it; the OUT then reports it and the UD2 shuts down.
 	 */

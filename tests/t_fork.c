@@ -1,8 +1,8 @@
 /* t_fork.c - machines are not inherited by fork(): the child gets EPERM, its own machines work. */
 
 /*
- * nvmm-api.md 3.1 (machines are not inherited by a child) and the
- * general lookup errors of section 3 (EPERM: created by another
+ * docs/nvmm-semantics.md 1 (machines are not inherited by a child) and
+ * the general lookup errors there (EPERM: created by another
  * process).  The child reports its check counts through a pipe and its
  * verdict through its exit status.
  */

@@ -1,9 +1,9 @@
 /* t_layout.c - pins the ABI of <nvmm.h>: sizes, offsets, bit positions, constants, macros. */
 
 /*
- * nvmm-api.md section 2.  Everything up to the run-time section needs
+ * NVMM's ABI (include/nvmm.h, libnvmm(3)).  Everything up to the run-time section needs
  * nothing but <nvmm.h>, which is therefore included alone and first: the
- * static part also proves that the header is self-contained (1.1).
+ * static part also proves that the header is self-contained.
  * Needs no KVM and never skips.
  */
 

@@ -1,7 +1,7 @@
 /* t_memory.c - HVA/GPA mapping rules, gpa_to_hva, gva_to_gpa, and what a guest sees of them. */
 
 /*
- * nvmm-api.md 3.15-3.20, 4.14 and 6.1.  The argument checks use
+ * libnvmm(3) on the memory functions, docs/nvmm-semantics.md 7.  The argument checks use
  * machines without VCPUs; the guest part runs t_memory_guest.S.
  */
 

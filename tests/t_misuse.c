@@ -760,7 +760,7 @@ try_state(struct vmt *t, uint64_t flags, const char *what)
 			break;
 	} while (++n < 10000);
 	pthread_join(s.th, NULL);
-	/* nvmm-api.md 3.13: -1 only for lookups, bad events, catastrophes;
+	/* docs/nvmm-semantics.md 1: -1 only for lookups, bad events, catastrophes;
 	   a state KVM refuses is an INVALID exit. */
 	CHECK(r == 0, "%s: run %d errno %d (%s)", what, r, errno,
 	    strerror(errno));

@@ -92,7 +92,7 @@ nvmm: Max machines 128
 nvmm: Max VCPUs per machine 256
 nvmm: Max RAM per machine 128G
 nvmm: Arch Mach conf 0x0
-nvmm: Arch VCPU conf 0x3<CPUID,TPR>
+nvmm: Arch VCPU conf 0x7<CPUID,TPR,DEBUG>
 nvmm: Guest FPU states 0x3<x87,SSE>'
 head -n 8 "$tmp/id.out" >"$tmp/id.head"
 check "identify (first 8 lines)" "$tmp/id.head" "$IDENTIFY"

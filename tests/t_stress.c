@@ -11,8 +11,8 @@
  *   then a burst of three) and kicks the VCPU with nvmm_vcpu_stop; now
  *   and then it only stops it;
  * - a stopper thread calls nvmm_vcpu_stop at random times too;
- * - the VCPU thread injects as a correct NVMM client does (nvmm-api.md
- *   4.10, QEMU's protocol): one event per run; an exception unless an
+ * - the VCPU thread injects as a correct NVMM client does (docs/nvmm-semantics.md
+ *   6, QEMU's protocol): one event per run; an exception unless an
  *   event is pending; an NMI only when no NMI window is armed (no NMI is in
  *   progress); an interrupt only when the guest can take it (IF set, no
  *   shadow), else it arms the interrupt window and injects at INT_READY.
@@ -461,8 +461,8 @@ variant(bool cpl3, double secs)
 		}
 		total++;
 		/*
-		 * An armed window ends only with INT_READY (nvmm-api.md
-		 * 4.10; HLT cannot happen here).  A STOPPED run may not have
+		 * An armed window ends only with INT_READY (docs/nvmm-semantics.md
+		 * 6; HLT cannot happen here).  A STOPPED run may not have
 		 * entered the guest (NetBSD then leaves exitstate zero):
 		 * its exitstate proves nothing.
 		 */

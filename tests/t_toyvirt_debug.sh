@@ -191,6 +191,7 @@ grep -q '^toyvirt: guest died: VCPU 120: invalid exit (hwcode 0x[0-9a-f]*) at ri
     grep -q '^toyvirt: nvmm_assist_mem' e.err ||
     fail "guest died: $(cat e.err)"
 CC=${CC:-cc}
+NVMMCTL=${NVMMCTL:-$(dirname "$TV")/nvmmctl}
 if command -v "$CC" >/dev/null 2>&1 && [ -f /usr/include/linux/kvm.h ]; then
 	cat >shim.c <<'EOF'
 /* Hides KVM capability $SHIM_HIDE_CAP, or fakes API version $SHIM_API. */
@@ -222,21 +223,28 @@ ioctl(int fd, unsigned long req, ...)
 }
 EOF
 	if "$CC" -shared -fPIC -o shim.so shim.c -ldl 2>shim.log; then
-		# KVM_CAP_X86_MSR_FILTER is 189.
+		# KVM_CAP_X86_MSR_FILTER is 189.  toyvirt points at nvmmctl
+		# identify, which prints what the library found missing.
 		LD_PRELOAD=$T/shim.so SHIM_HIDE_CAP=189 \
 		    ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 \
 		    timeout 30 "$TV" tiny.elf >old.out 2>old.err
 		rc=$?
 		if [ $rc -ne 1 ] ||
-		    ! grep -qF 'toyvirt: nvmm_init: No such device or address: KVM is too old for libnvmm: it lacks KVM_CAP_X86_MSR_FILTER' old.err; then
+		    ! grep -qF 'toyvirt: nvmm_init: No such device or address: no usable KVM' old.err ||
+		    ! grep -qF 'nvmmctl identify' old.err; then
 			fail "KVM too old: status $rc: $(cat old.err)"
 		else
 			echo "ok: KVM too old: $(cat old.err)"
 		fi
+		LD_PRELOAD=$T/shim.so SHIM_HIDE_CAP=189 \
+		    ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 \
+		    timeout 30 "$NVMMCTL" identify >old.out 2>old.err
+		grep -qF 'nvmmctl: KVM is unusable: KVM_CAP_X86_MSR_FILTER' \
+		    old.err || fail "nvmmctl identify, KVM too old: $(cat old.err)"
 		LD_PRELOAD=$T/shim.so SHIM_API=11 \
 		    ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 \
-		    timeout 30 "$TV" tiny.elf >old.out 2>old.err
-		grep -qF 'speaks KVM API version 11, libnvmm needs 12' old.err ||
+		    timeout 30 "$NVMMCTL" identify >old.out 2>old.err
+		grep -qF 'KVM API version 11, libnvmm needs 12' old.err ||
 		    fail "KVM API version: $(cat old.err)"
 	else
 		echo "note: cannot build the ioctl shim: KVM-too-old case skipped"

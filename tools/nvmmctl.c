@@ -1,7 +1,7 @@
 /* nvmmctl.c - nvmmctl: identify the host's NVMM support and list its virtual machines. */
 
 /*
- * The NetBSD tool's commands and output formats (nvmm-api.md section 11),
+ * The NetBSD tool's commands and output formats (nvmmctl(8)),
  * written against <nvmm.h> only:
  *
  *	nvmmctl identify	nvmm_init, nvmm_capability: 8 lines of limits
@@ -99,6 +99,7 @@ bitfmt(char *buf, size_t size, uint64_t v, const char *const *names,
 static const char *const vcpu_conf_names[] = {
 	[0] = "CPUID",		/* NVMM_CAP_ARCH_VCPU_CONF_CPUID */
 	[1] = "TPR",		/* NVMM_CAP_ARCH_VCPU_CONF_TPR */
+	[2] = "DEBUG",		/* NVMM_CAP_ARCH_VCPU_CONF_DEBUG, ours */
 };
 
 /* XSAVE state components, by XCR0/XSS bit, as NetBSD names them. */
@@ -127,8 +128,8 @@ static const char *const xcr0_names[] = {
  * ------------------------------------------------------------------------- */
 
 /*
- * What the Linux KVM backend cannot do like NetBSD's NVMM (nvmm-api.md
- * section 13, Q21-Q26).  The public API cannot reveal them, so the list is
+ * What the Linux KVM backend cannot do like NetBSD's NVMM (docs/nvmm-semantics.md
+ * section 8).  The public API cannot reveal them, so the list is
  * fixed here; printed after the 8 lines NetBSD's nvmmctl prints.
  */
 static const char *const kvm_differences[] = {
@@ -151,8 +152,17 @@ cmd_identify(void)
 	char ram[HUMAN_LEN], buf[256];
 	size_t i;
 
-	if (nvmm_init() == -1)
+	if (nvmm_init() == -1) {
+		int e = errno;
+
+		/* The library knows why (the capability KVM lacks, say). */
+		if (nvmm_kvm_unusable() != NULL)
+			fprintf(stderr, "%s: KVM is unusable: %s\n",
+			    program_invocation_short_name,
+			    nvmm_kvm_unusable());
+		errno = e;
 		err(EXIT_FAILURE, "nvmm_init failed");
+	}
 	if (nvmm_capability(&cap) == -1)
 		err(EXIT_FAILURE, "nvmm_capability failed");
 

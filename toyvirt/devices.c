@@ -1,6 +1,6 @@
 /* devices.c - toyvirt's toy devices (console, LAPIC ID, APICBASE MSR) and its serialised stdout. */
 
-#include <err.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -293,12 +293,13 @@ dev_mem(struct nvmm_mem *mem)
 /* Completes the MSR instruction: optional RDMSR result, RIP = npc. */
 static int
 msr_complete(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu, bool rd,
-    uint64_t val, uint64_t npc)
+    uint64_t val, uint64_t npc, char *err, size_t errlen)
 {
 	struct nvmm_x64_state *st = vcpu->state;
 
 	if (nvmm_vcpu_getstate(mach, vcpu, NVMM_X64_STATE_GPRS) == -1) {
-		warn("nvmm_vcpu_getstate");
+		snprintf(err, errlen, "nvmm_vcpu_getstate: %s",
+		    strerror(errno));
 		return -1;
 	}
 	if (rd) {
@@ -307,14 +308,16 @@ msr_complete(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu, bool rd,
 	}
 	st->gprs[NVMM_X64_GPR_RIP] = npc;
 	if (nvmm_vcpu_setstate(mach, vcpu, NVMM_X64_STATE_GPRS) == -1) {
-		warn("nvmm_vcpu_setstate");
+		snprintf(err, errlen, "nvmm_vcpu_setstate: %s",
+		    strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
 int
-dev_msr(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu)
+dev_msr(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu, char *err,
+    size_t errlen)
 {
 	const struct nvmm_x86_exit *ex = vcpu->exit;
 	uint64_t apicbase = APICBASE_VALUE;
@@ -324,7 +327,7 @@ dev_msr(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu)
 	if (ex->reason == NVMM_VCPU_EXIT_RDMSR) {
 		if (ex->u.rdmsr.msr == MSR_APICBASE)
 			return msr_complete(mach, vcpu, true, apicbase,
-			    ex->u.rdmsr.npc);
+			    ex->u.rdmsr.npc, err, errlen);
 		report(F_MSR_RD, ex->u.rdmsr.msr, "[!] Unknown MSR 0x%" PRIx32
 		    " read: #GP", ex->u.rdmsr.msr);
 	} else {
@@ -335,7 +338,7 @@ dev_msr(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu)
 				    "write 0x%" PRIx64 " ignored",
 				    ex->u.wrmsr.val);
 			return msr_complete(mach, vcpu, false, 0,
-			    ex->u.wrmsr.npc);
+			    ex->u.wrmsr.npc, err, errlen);
 		}
 		report(F_MSR_WR, ex->u.wrmsr.msr, "[!] Unknown MSR 0x%" PRIx32
 		    " write 0x%" PRIx64 ": #GP", ex->u.wrmsr.msr,
@@ -343,7 +346,7 @@ dev_msr(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu)
 	}
 	/* #GP(0) on the instruction itself: RIP stays where it is. */
 	if (inject_exception(vcpu, 13, 0) == -1) {
-		warn("nvmm_vcpu_inject");
+		snprintf(err, errlen, "nvmm_vcpu_inject: %s", strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -46,9 +46,10 @@ void dev_mem(struct nvmm_mem *mem);
 
 /*
  * Handles an RDMSR or WRMSR exit: APICBASE is answered (the BSP flag only
- * on VCPU 120), every other MSR gets #GP.  Returns 0, or -1 after printing why on stderr (a library call
- * failed).
+ * on VCPU 120), every other MSR gets #GP.  Returns 0, or -1 with the
+ * failing library call and its error in err.
  */
-int dev_msr(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu);
+int dev_msr(struct nvmm_machine *mach, struct nvmm_vcpu *vcpu, char *err,
+    size_t errlen);
 
 #endif

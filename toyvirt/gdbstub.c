@@ -1,4 +1,4 @@
-/* gdbstub.c - toyvirt's GDB remote stub (-g PORT): registers, memory, breakpoints, stepping and stops of the guest, served on 127.0.0.1. */
+/* gdbstub.c - toyvirt's GDB remote stub (-g PORT), the protocol half: packets, commands, sessions, stops and breakpoint bookkeeping, served on 127.0.0.1; the x86 half is gdbstub_x86.c. */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include "devices.h"
 #include "elf.h"
 #include "gdbstub.h"
+#include "gdbstub_x86.h"
 
 /*
  * The GDB remote serial protocol, all-stop, one client at a time.  Each
@@ -26,7 +27,7 @@
  * at the guest every VCPU is stopped (run.c's hold); register and memory
  * requests run on the selected VCPU's own thread (mc_call).
  *
- * Registers: the i386:x86-64 'g' layout, rax rbx rcx rdx rsi rdi rbp rsp
+ * Registers (gdbstub_x86.c): the i386:x86-64 'g' layout, rax rbx rcx rdx rsi rdi rbp rsp
  * r8-r15 rip eflags cs ss ds es fs gs, st0-st7 fctrl fstat ftag fiseg
  * fioff foseg fooff fop, xmm0-xmm15 mxcsr, which is what gdb expects
  * without a target description.  A gdb that reads the target description
@@ -44,10 +45,10 @@
  * byte is remembered with its guest physical address and put back on z0,
  * detach and disconnect); Z1 uses
  * DR0-DR3; Z2 (write) and Z4 (access) watchpoints of 1, 2, 4 or 8 aligned
- * bytes use DR0-DR3 too; Z3 (read-only) does not exist on x86.  KVM's guest
- * debugging is reached directly (kvmdbg.c).  Single steps use KVM's
- * single-step; the other VCPUs stay stopped during a step, and no event
- * is injected while the machine is stopped or stepping.
+ * bytes use DR0-DR3 too; Z3 (read-only) does not exist on x86.  All of it
+ * goes through libnvmm's NVMM_VCPU_CONF_DEBUG (run.c); single steps too;
+ * the other VCPUs stay stopped during a step, and no event is injected
+ * while the machine is stopped or stepping.
  *
  * Every length and address from the client is bounded; a malformed packet
  * gets an error reply, never a crash.
@@ -57,39 +58,6 @@
 #define MEM_MAX		((PKT_MAX - 32) / 2)	/* bytes per m/M */
 #define GDB_SIGINT	2
 #define GDB_SIGTRAP	5
-
-/* Register numbers of the 'g' packet and the target description. */
-enum {
-	R_RAX, R_RBX, R_RCX, R_RDX, R_RSI, R_RDI, R_RBP, R_RSP,
-	R_R8, R_R15 = R_R8 + 7, R_RIP, R_EFLAGS,
-	R_CS, R_SS, R_DS, R_ES, R_FS, R_GS,
-	R_ST0, R_FCTRL = R_ST0 + 8, R_FSTAT, R_FTAG, R_FISEG, R_FIOFF,
-	R_FOSEG, R_FOOFF, R_FOP,
-	R_XMM0, R_MXCSR = R_XMM0 + 16,
-	R_ORIG_RAX, R_FS_BASE, R_GS_BASE,
-	R_CR0, R_CR2, R_CR3, R_CR4, R_CR8, R_EFER,
-	R_NREGS,
-	R_NPLAIN = R_ORIG_RAX		/* without the target description */
-};
-
-static const int gpr_map[16] = {
-	NVMM_X64_GPR_RAX, NVMM_X64_GPR_RBX, NVMM_X64_GPR_RCX,
-	NVMM_X64_GPR_RDX, NVMM_X64_GPR_RSI, NVMM_X64_GPR_RDI,
-	NVMM_X64_GPR_RBP, NVMM_X64_GPR_RSP, NVMM_X64_GPR_R8,
-	NVMM_X64_GPR_R9, NVMM_X64_GPR_R10, NVMM_X64_GPR_R11,
-	NVMM_X64_GPR_R12, NVMM_X64_GPR_R13, NVMM_X64_GPR_R14,
-	NVMM_X64_GPR_R15,
-};
-
-static const int seg_map[6] = {
-	NVMM_X64_SEG_CS, NVMM_X64_SEG_SS, NVMM_X64_SEG_DS, NVMM_X64_SEG_ES,
-	NVMM_X64_SEG_FS, NVMM_X64_SEG_GS,
-};
-
-static const int cr_map[5] = {
-	NVMM_X64_CR_CR0, NVMM_X64_CR_CR2, NVMM_X64_CR_CR3, NVMM_X64_CR_CR4,
-	NVMM_X64_CR_CR8,
-};
 
 /* ------------------------------------------------------------------------
  * State.
@@ -108,7 +76,6 @@ static bool stub_started;
 
 static struct tv_vcpu *s_vcpus;
 static unsigned s_nthreads;
-static uint32_t s_support;
 
 static bool noack;			/* QStartNoAckMode */
 static bool xml_read;			/* the client took target.xml */
@@ -117,15 +84,7 @@ static int c_idx = -1;			/* Hc: -1 any */
 static struct mc_stop last_stop;
 static struct mc_debug dbg;		/* breakpoints for the VCPUs */
 static struct swbp swbps[MC_MAX_SWBP];
-static uint32_t s_limits;		/* KVMDBG_LIM_* of this host */
-
-/* DR0-DR3: what gdb asked for (type 0 = Z0 in a debug register). */
-static struct {
-	bool used;
-	unsigned type;
-	uint64_t addr, kind;
-	unsigned rw, lenbits;
-} slots[4];
+static uint32_t s_limits;		/* GDB_LIM_*: what the host refuses */
 
 static uint8_t inbuf[4096];
 static size_t inlen, inpos;
@@ -135,351 +94,10 @@ static size_t outlen;
 static char last_reply[2 * PKT_MAX + 8];
 static size_t last_reply_len;
 
-static char *xml;			/* the target description */
-static size_t xml_len;
-
-/* ------------------------------------------------------------------------
- * Target description.
- * ------------------------------------------------------------------------ */
-
-static const char *const gpr_names[16] = {
-	"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
-	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-};
-static const char *const seg_names[6] = { "cs", "ss", "ds", "es", "fs", "gs" };
-static const char *const fpc_names[8] = {
-	"fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop",
-};
-static const char *const sys_names[6] = {
-	"cr0", "cr2", "cr3", "cr4", "cr8", "efer",
-};
-
-static void __attribute__((format(printf, 2, 3)))
-xadd(size_t *cap, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	char *p;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(xml + xml_len, *cap - xml_len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if ((size_t)n < *cap - xml_len) {
-			xml_len += (size_t)n;
-			return;
-		}
-		p = realloc(xml, *cap * 2);
-		if (p == NULL)
-			return;
-		xml = p;
-		*cap *= 2;
-	}
-}
-
-static int
-build_xml(void)
-{
-	static const char *const eflags[][2] = {
-		{ "CF", "0" }, { "PF", "2" }, { "AF", "4" }, { "ZF", "6" },
-		{ "SF", "7" }, { "TF", "8" }, { "IF", "9" }, { "DF", "10" },
-		{ "OF", "11" }, { "NT", "14" }, { "RF", "16" }, { "VM", "17" },
-		{ "AC", "18" }, { "VIF", "19" }, { "VIP", "20" }, { "ID", "21" },
-	};
-	static const char *const mxcsr[][2] = {
-		{ "IE", "0" }, { "DE", "1" }, { "ZE", "2" }, { "OE", "3" },
-		{ "UE", "4" }, { "PE", "5" }, { "DAZ", "6" }, { "IM", "7" },
-		{ "DM", "8" }, { "ZM", "9" }, { "OM", "10" }, { "UM", "11" },
-		{ "PM", "12" }, { "FZ", "15" },
-	};
-	size_t cap = 8192, i;
-	int r = 0;
-
-	xml = malloc(cap);
-	if (xml == NULL)
-		return -1;
-	xml_len = 0;
-	xadd(&cap, "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM "
-	    "\"gdb-target.dtd\">\n<target version=\"1.0\">\n"
-	    "<architecture>i386:x86-64</architecture>\n");
-
-	xadd(&cap, "<feature name=\"org.gnu.gdb.i386.core\">\n"
-	    "<flags id=\"tv_eflags\" size=\"4\">\n");
-	for (i = 0; i < sizeof(eflags) / sizeof(eflags[0]); i++)
-		xadd(&cap, "<field name=\"%s\" start=\"%s\" end=\"%s\"/>\n",
-		    eflags[i][0], eflags[i][1], eflags[i][1]);
-	xadd(&cap, "</flags>\n");
-	for (i = 0; i < 16; i++)
-		xadd(&cap, "<reg name=\"%s\" bitsize=\"64\" type=\"%s\" "
-		    "regnum=\"%d\"/>\n", gpr_names[i],
-		    i == 6 || i == 7 ? "data_ptr" : "int64", r++);
-	xadd(&cap, "<reg name=\"rip\" bitsize=\"64\" type=\"code_ptr\" "
-	    "regnum=\"%d\"/>\n", r++);
-	xadd(&cap, "<reg name=\"eflags\" bitsize=\"32\" type=\"tv_eflags\" "
-	    "regnum=\"%d\"/>\n", r++);
-	for (i = 0; i < 6; i++)
-		xadd(&cap, "<reg name=\"%s\" bitsize=\"32\" type=\"int32\" "
-		    "regnum=\"%d\"/>\n", seg_names[i], r++);
-	for (i = 0; i < 8; i++)
-		xadd(&cap, "<reg name=\"st%zu\" bitsize=\"80\" type=\"i387_ext\" "
-		    "regnum=\"%d\"/>\n", i, r++);
-	for (i = 0; i < 8; i++)
-		xadd(&cap, "<reg name=\"%s\" bitsize=\"32\" type=\"int\" "
-		    "group=\"float\" regnum=\"%d\"/>\n", fpc_names[i], r++);
-	xadd(&cap, "</feature>\n");
-
-	xadd(&cap, "<feature name=\"org.gnu.gdb.i386.sse\">\n"
-	    "<vector id=\"tv_v4f\" type=\"ieee_single\" count=\"4\"/>\n"
-	    "<vector id=\"tv_v2d\" type=\"ieee_double\" count=\"2\"/>\n"
-	    "<vector id=\"tv_v16i8\" type=\"int8\" count=\"16\"/>\n"
-	    "<vector id=\"tv_v8i16\" type=\"int16\" count=\"8\"/>\n"
-	    "<vector id=\"tv_v4i32\" type=\"int32\" count=\"4\"/>\n"
-	    "<vector id=\"tv_v2i64\" type=\"int64\" count=\"2\"/>\n"
-	    "<union id=\"tv_vec128\">\n"
-	    "<field name=\"v4_float\" type=\"tv_v4f\"/>\n"
-	    "<field name=\"v2_double\" type=\"tv_v2d\"/>\n"
-	    "<field name=\"v16_int8\" type=\"tv_v16i8\"/>\n"
-	    "<field name=\"v8_int16\" type=\"tv_v8i16\"/>\n"
-	    "<field name=\"v4_int32\" type=\"tv_v4i32\"/>\n"
-	    "<field name=\"v2_int64\" type=\"tv_v2i64\"/>\n"
-	    "<field name=\"uint128\" type=\"uint128\"/>\n"
-	    "</union>\n<flags id=\"tv_mxcsr\" size=\"4\">\n");
-	for (i = 0; i < sizeof(mxcsr) / sizeof(mxcsr[0]); i++)
-		xadd(&cap, "<field name=\"%s\" start=\"%s\" end=\"%s\"/>\n",
-		    mxcsr[i][0], mxcsr[i][1], mxcsr[i][1]);
-	xadd(&cap, "</flags>\n");
-	for (i = 0; i < 16; i++)
-		xadd(&cap, "<reg name=\"xmm%zu\" bitsize=\"128\" type=\"tv_vec128\" "
-		    "regnum=\"%d\"/>\n", i, r++);
-	xadd(&cap, "<reg name=\"mxcsr\" bitsize=\"32\" type=\"tv_mxcsr\" "
-	    "group=\"vector\" regnum=\"%d\"/>\n</feature>\n", r++);
-
-	xadd(&cap, "<feature name=\"org.gnu.gdb.i386.linux\">\n<reg name=\""
-	    "orig_rax\" bitsize=\"64\" type=\"int\" regnum=\"%d\"/>\n"
-	    "</feature>\n", r++);
-	xadd(&cap, "<feature name=\"org.gnu.gdb.i386.segments\">\n");
-	xadd(&cap, "<reg name=\"fs_base\" bitsize=\"64\" type=\"int\" "
-	    "regnum=\"%d\"/>\n", r++);
-	xadd(&cap, "<reg name=\"gs_base\" bitsize=\"64\" type=\"int\" "
-	    "regnum=\"%d\"/>\n</feature>\n", r++);
-	xadd(&cap, "<feature name=\"org.toyvirt.x86.system\">\n");
-	for (i = 0; i < 6; i++)
-		xadd(&cap, "<reg name=\"%s\" bitsize=\"64\" type=\"uint64\" "
-		    "group=\"system\" regnum=\"%d\"/>\n", sys_names[i], r++);
-	xadd(&cap, "</feature>\n</target>\n");
-	if (r != R_NREGS)
-		return -1;
-	return 0;
-}
 
 /* ------------------------------------------------------------------------
  * Registers (on the VCPU's thread).
  * ------------------------------------------------------------------------ */
-
-static size_t
-reg_size(int r)
-{
-	if (r < R_RIP + 1)
-		return 8;
-	if (r < R_ST0)
-		return 4;		/* eflags, selectors */
-	if (r < R_FCTRL)
-		return 10;
-	if (r < R_XMM0)
-		return 4;
-	if (r < R_MXCSR)
-		return 16;
-	if (r == R_MXCSR)
-		return 4;
-	return 8;
-}
-
-/* The x87 tag word as gdb shows it (2 bits per register) from FXSAVE's. */
-static uint16_t
-full_tag(const struct fxsave *fx)
-{
-	unsigned top = (fx->fx_sw >> 11) & 7, p;
-	uint16_t tag = 0;
-
-	for (p = 0; p < 8; p++) {
-		const struct fpacc87 *a = &fx->fx_87_ac[(p - top) & 7].r;
-		unsigned t, exp = a->f87_exp_sign & 0x7fff;
-
-		if (!(fx->fx_tw & (1U << p)))
-			t = 3;			/* empty */
-		else if (exp == 0x7fff)
-			t = 2;			/* special */
-		else if (exp == 0)
-			t = a->f87_mantissa == 0 ? 1 : 2;
-		else
-			t = (a->f87_mantissa >> 63) ? 0 : 2;
-		tag |= (uint16_t)(t << (2 * p));
-	}
-	return tag;
-}
-
-static void
-put_le(uint8_t *b, uint64_t v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n && i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-get_le(const uint8_t *b, size_t n)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	for (i = 0; i < n && i < 8; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return v;
-}
-
-/* Register r of st into b (reg_size(r) bytes). */
-static void
-reg_get(const struct nvmm_x64_state *st, int r, uint8_t *b)
-{
-	const struct fxsave *fx = &st->fpu;
-
-	memset(b, 0, 16);
-	if (r < 16)
-		put_le(b, st->gprs[gpr_map[r]], 8);
-	else if (r == R_RIP)
-		put_le(b, st->gprs[NVMM_X64_GPR_RIP], 8);
-	else if (r == R_EFLAGS)
-		put_le(b, st->gprs[NVMM_X64_GPR_RFLAGS], 4);
-	else if (r >= R_CS && r <= R_GS)
-		put_le(b, st->segs[seg_map[r - R_CS]].selector, 4);
-	else if (r >= R_ST0 && r < R_FCTRL)
-		memcpy(b, &fx->fx_87_ac[r - R_ST0], 10);
-	else if (r == R_FCTRL)
-		put_le(b, fx->fx_cw, 4);
-	else if (r == R_FSTAT)
-		put_le(b, fx->fx_sw, 4);
-	else if (r == R_FTAG)
-		put_le(b, full_tag(fx), 4);
-	else if (r == R_FISEG)
-		put_le(b, fx->fx_ip.fa_64 >> 32, 4);
-	else if (r == R_FIOFF)
-		put_le(b, fx->fx_ip.fa_64, 4);
-	else if (r == R_FOSEG)
-		put_le(b, fx->fx_dp.fa_64 >> 32, 4);
-	else if (r == R_FOOFF)
-		put_le(b, fx->fx_dp.fa_64, 4);
-	else if (r == R_FOP)
-		put_le(b, fx->fx_opcode & 0x7ff, 4);
-	else if (r >= R_XMM0 && r < R_MXCSR)
-		memcpy(b, fx->fx_xmm[r - R_XMM0].xmm_bytes, 16);
-	else if (r == R_MXCSR)
-		put_le(b, fx->fx_mxcsr, 4);
-	else if (r == R_ORIG_RAX)
-		put_le(b, UINT64_MAX, 8);
-	else if (r == R_FS_BASE)
-		put_le(b, st->segs[NVMM_X64_SEG_FS].base, 8);
-	else if (r == R_GS_BASE)
-		put_le(b, st->segs[NVMM_X64_SEG_GS].base, 8);
-	else if (r >= R_CR0 && r <= R_CR8)
-		put_le(b, st->crs[cr_map[r - R_CR0]], 8);
-	else if (r == R_EFER)
-		put_le(b, st->msrs[NVMM_X64_MSR_EFER], 8);
-}
-
-/*
- * Sets register r of st from b; returns the NVMM_X64_STATE_* group to
- * write back (0: nothing changed), or -1 if it cannot be written.
- */
-static int
-reg_set(struct nvmm_x64_state *st, int r, const uint8_t *b)
-{
-	struct fxsave *fx = &st->fpu;
-	uint64_t v = get_le(b, reg_size(r) > 8 ? 8 : reg_size(r));
-	unsigned p;
-
-	if (r < 16) {
-		st->gprs[gpr_map[r]] = v;
-		return NVMM_X64_STATE_GPRS;
-	}
-	if (r == R_RIP) {
-		st->gprs[NVMM_X64_GPR_RIP] = v;
-		return NVMM_X64_STATE_GPRS;
-	}
-	if (r == R_EFLAGS) {
-		/* The upper half stays; bit 1 is always set. */
-		st->gprs[NVMM_X64_GPR_RFLAGS] = (st->gprs[NVMM_X64_GPR_RFLAGS] &
-		    ~0xffffffffULL) | v | 2;
-		return NVMM_X64_STATE_GPRS;
-	}
-	if (r >= R_CS && r <= R_GS)
-		return st->segs[seg_map[r - R_CS]].selector == (v & 0xffff) &&
-		    (v >> 16) == 0 ? 0 : -1;
-	if (r >= R_ST0 && r < R_FCTRL) {
-		memcpy(&fx->fx_87_ac[r - R_ST0], b, 10);
-		return NVMM_X64_STATE_FPU;
-	}
-	switch (r) {
-	case R_FCTRL:
-		fx->fx_cw = (uint16_t)v;
-		return NVMM_X64_STATE_FPU;
-	case R_FSTAT:
-		fx->fx_sw = (uint16_t)v;
-		return NVMM_X64_STATE_FPU;
-	case R_FTAG:
-		fx->fx_tw = 0;
-		for (p = 0; p < 8; p++)
-			if (((v >> (2 * p)) & 3) != 3)
-				fx->fx_tw |= (uint8_t)(1U << p);
-		return NVMM_X64_STATE_FPU;
-	case R_FISEG:
-		fx->fx_ip.fa_64 = (fx->fx_ip.fa_64 & 0xffffffffULL) |
-		    (v & 0xffffffffULL) << 32;
-		return NVMM_X64_STATE_FPU;
-	case R_FIOFF:
-		fx->fx_ip.fa_64 = (fx->fx_ip.fa_64 & ~0xffffffffULL) |
-		    (v & 0xffffffffULL);
-		return NVMM_X64_STATE_FPU;
-	case R_FOSEG:
-		fx->fx_dp.fa_64 = (fx->fx_dp.fa_64 & 0xffffffffULL) |
-		    (v & 0xffffffffULL) << 32;
-		return NVMM_X64_STATE_FPU;
-	case R_FOOFF:
-		fx->fx_dp.fa_64 = (fx->fx_dp.fa_64 & ~0xffffffffULL) |
-		    (v & 0xffffffffULL);
-		return NVMM_X64_STATE_FPU;
-	case R_FOP:
-		fx->fx_opcode = (uint16_t)(v & 0x7ff);
-		return NVMM_X64_STATE_FPU;
-	case R_MXCSR:
-		fx->fx_mxcsr = (uint32_t)v;
-		return NVMM_X64_STATE_FPU;
-	case R_ORIG_RAX:
-		return v == UINT64_MAX ? 0 : -1;
-	case R_FS_BASE:
-		st->segs[NVMM_X64_SEG_FS].base = v;
-		return NVMM_X64_STATE_SEGS;
-	case R_GS_BASE:
-		st->segs[NVMM_X64_SEG_GS].base = v;
-		return NVMM_X64_STATE_SEGS;
-	case R_EFER:
-		st->msrs[NVMM_X64_MSR_EFER] = v;
-		return NVMM_X64_STATE_MSRS;
-	default:
-		break;
-	}
-	if (r >= R_XMM0 && r < R_MXCSR) {
-		memcpy(fx->fx_xmm[r - R_XMM0].xmm_bytes, b, 16);
-		return NVMM_X64_STATE_FPU;
-	}
-	if (r >= R_CR0 && r <= R_CR8) {
-		st->crs[cr_map[r - R_CR0]] = v;
-		return NVMM_X64_STATE_CRS;
-	}
-	return -1;
-}
 
 struct regs_req {
 	struct nvmm_x64_state st;
@@ -870,35 +488,9 @@ get_packet(void)
  * Breakpoints.
  * ------------------------------------------------------------------------ */
 
-/* What the selected VCPU says about an address (on its thread). */
-struct probe_req {
-	uint64_t gva;
-	bool paging;			/* CR0.PG */
-	bool mapped;			/* gva translates */
-	nvmm_prot_t prot;		/* its page's protection */
-	unsigned cpl;
-};
-
-static int
-fn_probe(struct tv_vcpu *v, void *arg)
-{
-	struct probe_req *q = arg;
-	struct nvmm_x64_state *st = v->vcpu.state;
-	uint64_t gpa;
-
-	if (nvmm_vcpu_getstate(mc_machine(), &v->vcpu, NVMM_X64_STATE_CRS |
-	    NVMM_X64_STATE_SEGS) == -1)
-		return -1;
-	q->paging = (st->crs[NVMM_X64_CR_CR0] & 0x80000000ULL) != 0;
-	q->cpl = st->segs[NVMM_X64_SEG_CS].selector & 3;
-	q->mapped = nvmm_gva_to_gpa(mc_machine(), &v->vcpu, q->gva, &gpa,
-	    &q->prot) == 0;
-	return 0;
-}
-
 /*
  * On a host whose guest debugging stops at CPL3, or whose breakpoints are
- * HLTs (KVMDBG_LIM_INT3; at CPL3 an HLT is the guest's #GP): is addr in a
+ * HLTs (GDB_LIM_INT3; at CPL3 an HLT is the guest's #GP): is addr in a
  * user page (paging on)?  Then a breakpoint there would never fire, or
  * hand the guest an exception: it is refused.
  */
@@ -907,14 +499,14 @@ refused_user(uint64_t addr, const char *what)
 {
 	struct probe_req q;
 
-	if (!(s_limits & (KVMDBG_LIM_CPL3 | KVMDBG_LIM_INT3)))
+	if (!(s_limits & (GDB_LIM_CPL3 | GDB_LIM_INT3)))
 		return false;
 	memset(&q, 0, sizeof(q));
 	q.gva = addr;
-	if (mc_call(g_idx, fn_probe, &q) == -1 || !q.paging || !q.mapped ||
+	if (mc_call(g_idx, gx_probe, &q) == -1 || !q.paging || !q.mapped ||
 	    !(q.prot & NVMM_PROT_USER))
 		return false;
-	if (s_limits & KVMDBG_LIM_CPL3)
+	if (s_limits & GDB_LIM_CPL3)
 		say("[!] GDB: %s at 0x%" PRIx64 " refused: it is in a user "
 		    "page, and this host's KVM cannot debug guest CPL3 code",
 		    what, addr);
@@ -940,7 +532,7 @@ static const char *
 swbp_insert(uint64_t gva)
 {
 	/* An HLT where an int3 would not reach KVM: it exits at CPL0. */
-	uint8_t orig, cc = (s_limits & KVMDBG_LIM_INT3) ? 0xf4 : 0xcc;
+	uint8_t orig, cc = (s_limits & GDB_LIM_INT3) ? 0xf4 : 0xcc;
 	uint64_t gpa;
 
 	if (dbg.nswbp >= MC_MAX_SWBP)
@@ -973,69 +565,11 @@ swbp_remove_all(void)
 		swbp_remove_at(dbg.nswbp - 1);
 }
 
-/* DR0-DR3 and DR7 from the slots: L bit 2i, RW bits 16+4i, LEN 18+4i. */
-static void
-slots_to_dbg(void)
-{
-	unsigned i;
-
-	dbg.dr7 = 0;
-	for (i = 0; i < 4; i++) {
-		dbg.dr[i] = slots[i].used ? slots[i].addr : 0;
-		if (slots[i].used)
-			dbg.dr7 |= (1ULL << (2 * i)) |
-			    (uint64_t)slots[i].rw << (16 + 4 * i) |
-			    (uint64_t)slots[i].lenbits << (18 + 4 * i);
-	}
-}
-
-static int
-slot_find(unsigned type, uint64_t addr, uint64_t kind)
-{
-	unsigned i;
-
-	for (i = 0; i < 4; i++)
-		if (slots[i].used && slots[i].type == type &&
-		    slots[i].addr == addr && (type < 2 || slots[i].kind == kind))
-			return (int)i;
-	return -1;
-}
-
-static int
-slot_take(unsigned type, uint64_t addr, uint64_t kind, unsigned rw,
-    unsigned lenbits)
-{
-	unsigned i;
-
-	if (!(s_support & KVMDBG_USE_HW_BP) ||
-	    (type < 2 && (s_limits & KVMDBG_LIM_DR)))
-		return -1;
-	for (i = 0; i < 4; i++)
-		if (!slots[i].used) {
-			slots[i].used = true;
-			slots[i].type = type;
-			slots[i].addr = addr;
-			slots[i].kind = kind;
-			slots[i].rw = rw;
-			slots[i].lenbits = lenbits;
-			slots_to_dbg();
-			return (int)i;
-		}
-	return -1;
-}
-
-static void
-slot_free(int i)
-{
-	memset(&slots[i], 0, sizeof(slots[i]));
-	slots_to_dbg();
-}
-
 /*
  * Z0 takes a free debug register first (nothing is written to the
  * guest), an int3 when all four are in use or when debug registers never
- * fire on this host (KVMDBG_LIM_DR; an HLT where an int3 would not reach
- * KVM, KVMDBG_LIM_INT3).  Z1 needs a debug register.
+ * fire on this host (GDB_LIM_DR; an HLT where an int3 would not reach
+ * KVM, GDB_LIM_INT3).  Z1 needs a debug register.
  */
 static const char *
 breakpoint(const char *p)
@@ -1052,30 +586,26 @@ breakpoint(const char *p)
 	switch (type) {
 	case 0:
 		if (!insert) {
-			if ((i = slot_find(0, addr, kind)) >= 0)
-				slot_free(i);
+			if ((i = gx_slot_find(0, addr, kind)) >= 0)
+				gx_slot_free(&dbg, i);
 			else if ((i = swbp_find(addr)) >= 0)
 				swbp_remove_at((unsigned)i);
 			return "OK";
 		}
-		if (slot_find(0, addr, kind) >= 0 || swbp_find(addr) >= 0)
+		if (gx_slot_find(0, addr, kind) >= 0 || swbp_find(addr) >= 0)
 			return "OK";
 		if (refused_user(addr, "breakpoint"))
 			return "E01";
-		if (slot_take(0, addr, kind, 0, 0) >= 0)
+		if (gx_slot_take(&dbg, s_limits, 0, addr, kind, 0, 0) >= 0)
 			return "OK";
-		if (!(s_support & KVMDBG_USE_SW_BP))
-			return "E28";
 		return swbp_insert(addr);
 	case 1:
 		if (!insert) {
-			if ((i = slot_find(1, addr, kind)) >= 0)
-				slot_free(i);
+			if ((i = gx_slot_find(1, addr, kind)) >= 0)
+				gx_slot_free(&dbg, i);
 			return "OK";
 		}
-		if (!(s_support & KVMDBG_USE_HW_BP))
-			return "";
-		if (s_limits & KVMDBG_LIM_DR) {
+		if (s_limits & GDB_LIM_DR) {
 			say("[!] GDB: hardware breakpoint at 0x%" PRIx64
 			    " refused: this host's debug registers never fire",
 			    addr);
@@ -1083,17 +613,16 @@ breakpoint(const char *p)
 		}
 		if (refused_user(addr, "hardware breakpoint"))
 			return "E01";
-		return slot_take(1, addr, kind, 0, 0) >= 0 ? "OK" : "E28";
+		return gx_slot_take(&dbg, s_limits, 1, addr, kind, 0, 0) >= 0 ? "OK" : "E28";
 	case 2:
 	case 4:
 		if (!insert) {
-			if ((i = slot_find((unsigned)type, addr, kind)) >= 0)
-				slot_free(i);
+			if ((i = gx_slot_find((unsigned)type, addr, kind)) >= 0)
+				gx_slot_free(&dbg, i);
 			return "OK";
 		}
 		/* Unsupported: gdb falls back to software watchpoints. */
-		if (!(s_support & KVMDBG_USE_HW_BP) ||
-		    (s_limits & KVMDBG_LIM_WATCH))
+		if (s_limits & GDB_LIM_WATCH)
 			return "";
 		rw = type == 2 ? 1 : 3;
 		switch (kind) {
@@ -1105,7 +634,7 @@ breakpoint(const char *p)
 		}
 		if (addr & (kind - 1))
 			return "E22";	/* x86 watches aligned ranges */
-		return slot_take((unsigned)type, addr, kind, rw, lenbits) >= 0 ?
+		return gx_slot_take(&dbg, s_limits, (unsigned)type, addr, kind, rw, lenbits) >= 0 ?
 		    "OK" : "E28";
 	default:
 		return "";		/* Z3: x86 has no read-only watch */
@@ -1127,8 +656,7 @@ send_stop(const struct mc_stop *st)
 		break;
 	case STOP_HWBREAK:
 		/* A Z0 in a debug register is still gdb's software one. */
-		if (st->slot >= 0 && st->slot < 4 && slots[st->slot].used &&
-		    slots[st->slot].type == 0)
+		if (gx_slot_is_z0(st->slot))
 			out_fmt("swbreak:;");
 		else
 			out_fmt("hwbreak:;");
@@ -1231,7 +759,7 @@ release(void)
 {
 	swbp_remove_all();
 	memset(&dbg, 0, sizeof(dbg));
-	memset(slots, 0, sizeof(slots));
+	gx_slots_reset();
 	mc_resume(-1, &dbg);
 }
 
@@ -1241,10 +769,10 @@ step_refused(unsigned idx)
 {
 	struct probe_req q;
 
-	if (!(s_limits & KVMDBG_LIM_CPL3))
+	if (!(s_limits & GDB_LIM_CPL3))
 		return false;
 	memset(&q, 0, sizeof(q));
-	if (mc_call(idx, fn_probe, &q) == -1 || q.cpl != 3)
+	if (mc_call(idx, gx_probe, &q) == -1 || q.cpl != 3)
 		return false;
 	say("[!] GDB: cannot single-step VCPU %u at CPL3: this host's KVM "
 	    "runs guest CPL3 code outside its guest debugging",
@@ -1266,8 +794,8 @@ static void
 cmd_read_regs(void)
 {
 	struct regs_req q;
-	uint8_t b[16];
-	int r, n = xml_read ? R_NREGS : R_NPLAIN;
+	uint8_t b[GX_REG_MAX];
+	int r, n = gx_nregs(xml_read);
 
 	if (mc_call(g_idx, fn_regs_get, &q) == -1) {
 		reply("E01");
@@ -1275,8 +803,8 @@ cmd_read_regs(void)
 	}
 	out_reset();
 	for (r = 0; r < n; r++) {
-		reg_get(&q.st, r, b);
-		out_hex(b, reg_size(r));
+		gx_reg_get(&q.st, r, b);
+		out_hex(b, gx_reg_size(r));
 	}
 	send_reply();
 }
@@ -1285,9 +813,9 @@ static void
 cmd_write_regs(const char *p, size_t len)
 {
 	struct regs_req q;
-	uint8_t b[16];
+	uint8_t b[GX_REG_MAX];
 	size_t off = 0, sz;
-	int r, g, n = xml_read ? R_NREGS : R_NPLAIN;
+	int r, g, n = gx_nregs(xml_read);
 
 	if (mc_call(g_idx, fn_regs_get, &q) == -1) {
 		reply("E01");
@@ -1295,14 +823,14 @@ cmd_write_regs(const char *p, size_t len)
 	}
 	q.flags = 0;
 	for (r = 0; r < n && off < len; r++) {
-		sz = reg_size(r);
+		sz = gx_reg_size(r);
 		if (!unhex(p + off, len - off < 2 * sz ? len - off : 2 * sz, b,
 		    sz)) {
 			reply("E22");
 			return;
 		}
 		off += 2 * sz;
-		g = reg_set(&q.st, r, b);
+		g = gx_reg_set(&q.st, r, b);
 		if (g == -1) {
 			reply("E22");
 			return;
@@ -1317,9 +845,9 @@ cmd_read_reg(const char *p)
 {
 	struct regs_req q;
 	uint64_t r;
-	uint8_t b[16];
+	uint8_t b[GX_REG_MAX];
 
-	if (!parse_hex(&p, &r) || *p != '\0' || r >= R_NREGS) {
+	if (!parse_hex(&p, &r) || *p != '\0' || r >= (uint64_t)gx_nregs(true)) {
 		reply("E22");
 		return;
 	}
@@ -1327,9 +855,9 @@ cmd_read_reg(const char *p)
 		reply("E01");
 		return;
 	}
-	reg_get(&q.st, (int)r, b);
+	gx_reg_get(&q.st, (int)r, b);
 	out_reset();
-	out_hex(b, reg_size((int)r));
+	out_hex(b, gx_reg_size((int)r));
 	send_reply();
 }
 
@@ -1338,11 +866,11 @@ cmd_write_reg(const char *p)
 {
 	struct regs_req q;
 	uint64_t r;
-	uint8_t b[16];
+	uint8_t b[GX_REG_MAX];
 	int g;
 
-	if (!parse_hex(&p, &r) || *p++ != '=' || r >= R_NREGS ||
-	    !unhex(p, strlen(p), b, reg_size((int)r))) {
+	if (!parse_hex(&p, &r) || *p++ != '=' || r >= (uint64_t)gx_nregs(true) ||
+	    !unhex(p, strlen(p), b, gx_reg_size((int)r))) {
 		reply("E22");
 		return;
 	}
@@ -1350,7 +878,7 @@ cmd_write_reg(const char *p)
 		reply("E01");
 		return;
 	}
-	g = reg_set(&q.st, (int)r, b);
+	g = gx_reg_set(&q.st, (int)r, b);
 	if (g == -1) {
 		reply("E22");
 		return;
@@ -1433,6 +961,8 @@ cmd_xfer(const char *p)
 {
 	static const char pre[] = "qXfer:features:read:target.xml:";
 	uint64_t off, len;
+	size_t xml_len;
+	const char *xml = gx_xml(&xml_len);
 
 	if (strncmp(p, pre, sizeof(pre) - 1) != 0) {
 		reply(strncmp(p, "qXfer:features:read:", 20) == 0 ? "E00" :
@@ -1684,8 +1214,8 @@ session(void)
 	g_idx = 0;
 	c_idx = -1;
 	memset(&dbg, 0, sizeof(dbg));
-	dbg.swbp_hlt = (s_limits & KVMDBG_LIM_INT3) != 0;
-	memset(slots, 0, sizeof(slots));
+	dbg.swbp_hlt = (s_limits & GDB_LIM_INT3) != 0;
+	gx_slots_reset();
 	mc_hold_all();
 	if (!mc_wait_held()) {
 		send_end();
@@ -1694,11 +1224,11 @@ session(void)
 	memset(&last_stop, 0, sizeof(last_stop));
 	last_stop.sig = GDB_SIGTRAP;
 	say("[+] GDB connected");
-	if (s_limits & KVMDBG_LIM_DR)
-		say("[+] GDB on this host (KVM inside QEMU's TCG) the debug "
-		    "registers never fire and an int3 goes to the guest: "
-		    "break writes an HLT (CPL0 code only), hbreak is refused, "
-		    "watch is gdb's own");
+	if (s_limits & GDB_LIM_DR)
+		say("[+] GDB on this host the debug registers never fire and "
+		    "an int3 goes to the guest (libnvmm refuses both): break "
+		    "writes an HLT (CPL0 code only), hbreak is refused, watch "
+		    "is gdb's own");
 	for (;;) {
 		len = get_packet();
 		if (len == PK_EOF && mc_ended(NULL)) {
@@ -1800,23 +1330,26 @@ gdb_listen(unsigned port, unsigned *bound, char *err, size_t errlen)
 }
 
 int
-gdb_start(struct tv_vcpu *vcpus, unsigned nthreads, uint32_t dbg_support)
+gdb_start(struct tv_vcpu *vcpus, unsigned nthreads, uint32_t limits,
+    char *err, size_t errlen)
 {
 	int e;
 
 	s_vcpus = vcpus;
 	s_nthreads = nthreads;
-	s_support = dbg_support;
-	s_limits = kvmdbg_host_limits();
-	if (build_xml() == -1) {
-		errno = ENOMEM;
+	s_limits = limits;
+	if (gx_xml_build() == -1) {
+		snprintf(err, errlen, "target description: %s",
+		    strerror(ENOMEM));
 		return -1;
 	}
-	if (pipe2(quit_pipe, O_CLOEXEC) == -1)
+	if (pipe2(quit_pipe, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
+	}
 	e = pthread_create(&stub_thread, NULL, stub_main, NULL);
 	if (e != 0) {
-		errno = e;
+		snprintf(err, errlen, "pthread_create: %s", strerror(e));
 		return -1;
 	}
 	stub_started = true;
@@ -1842,6 +1375,5 @@ gdb_stop(void)
 		close(quit_pipe[0]);
 		close(quit_pipe[1]);
 	}
-	free(xml);
-	xml = NULL;
+	gx_xml_free();
 }

@@ -30,7 +30,7 @@
  * nvmm_vcpu_run (that is the point of the demo): the lock cannot be held
  * across a run, so the reader on the other side - the library taking the
  * event at its next guest entry - is outside our lock.  That is the
- * library's half of the contract (nvmm-api.md 3.12: inject is callable
+ * library's half of the contract (docs/nvmm-semantics.md 1: inject is callable
  * from another thread during a run; it publishes the event with release
  * semantics and kicks the VCPU so the event is taken at once).  Our part
  * is that after a commit the buffer stays unchanged until the next commit,

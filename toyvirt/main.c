@@ -23,9 +23,8 @@
  *           With the note every VCPU starts with EBX = its index (0 for
  *           VCPU 120) and ESI = N.  Without it they stay parked.
  *   -g PORT wait for GDB on 127.0.0.1:PORT (0: any free port, printed)
- *           before the first guest instruction; see gdbstub.c.  toyvirt
- *           reaches KVM directly for debugging, which libnvmm does not
- *           offer (kvmdbg.c; Linux only).
+ *           before the first guest instruction; see gdbstub.c.  It uses
+ *           libnvmm's guest-debugging extension (NVMM_VCPU_CONF_DEBUG).
  *   -h      print the usage and exit.
  *
  * Devices: a console on I/O port 123 (output only; each guest line is
@@ -42,7 +41,13 @@
  * machine first.  The ELF file is read and checked before the VM is
  * created.
  *
- * Differences from the original demo (demo.md section 2): a defensive ELF
+ * Errors, one convention: a function that fails returns -1 and leaves a
+ * one-line reason in its caller's buffer (err, errlen); one that only
+ * wraps a single libnvmm or system call leaves that call's errno, which
+ * its caller turns into such a reason.  A VCPU thread ends the machine
+ * with the reason (run.c's fail_machine); main alone prints it and exits.
+ *
+ * Differences from the original demo (docs/toy-machine.md): a defensive ELF
  * loader; unknown devices and MSRs are answered like hardware instead of
  * ending toyvirt; INT_READY / NMI_READY re-inject the parked event and the
  * run goes on (the original ended the run there); HLT with interrupts
@@ -69,7 +74,6 @@
 #include "elf.h"
 #include "gdbstub.h"
 #include "inject.h"
-#include "kvmdbg.h"
 #include "memory.h"
 #include "run.h"
 #include "trace.h"
@@ -210,13 +214,24 @@ parse_args(int argc, char **argv, struct options *o)
  * Start-up.
  * ------------------------------------------------------------------------ */
 
+/*
+ * What to do about NVMM's two init errors; which KVM capability is
+ * missing, say, is the library's to know: nvmmctl identify prints it.
+ */
 static void __attribute__((noreturn))
 init_failed(void)
 {
-	char msg[512];
+	int e = errno;
 
-	kvmdbg_diagnose(errno, msg, sizeof(msg));
-	errx(1, "nvmm_init: %s", msg);
+	if (e == EACCES)
+		errx(1, "nvmm_init: %s: no access to /dev/kvm; add your user "
+		    "to the kvm group (then log in again)", strerror(e));
+	if (e == ENXIO)
+		errx(1, "nvmm_init: %s: no usable KVM; load the kvm module "
+		    "(modprobe kvm_intel or kvm_amd), check that "
+		    "virtualization is enabled, and see what nvmmctl identify "
+		    "says is missing", strerror(e));
+	errx(1, "nvmm_init: %s", strerror(e));
 }
 
 /* 32-bit flat segment: base 0, limit 4 GiB, present, DPL 0, AVL, D/B, G. */
@@ -245,7 +260,7 @@ sys_seg(struct nvmm_x64_state_seg *s, unsigned type)
 }
 
 /*
- * demo.md 2.5: 32-bit flat protected mode, paging off, at the entry.  With
+ * docs/toy-machine.md 2: 32-bit flat protected mode, paging off, at the entry.  With
  * the AP-entry note, EBX = the VCPU's index and ESI = the VCPU count.
  */
 static void
@@ -299,7 +314,6 @@ start_machine(const char *path, const struct elf_plan *plan,
 
 	for (i = 0; i < n; i++) {
 		vcpus[i].idx = i;
-		vcpus[i].kd.fd = -1;
 		if (nvmm_vcpu_create(&mach, TOYVIRT_VCPU_ID + i,
 		    &vcpus[i].vcpu) == -1)
 			err(1, "nvmm_vcpu_create(%u)", TOYVIRT_VCPU_ID + i);
@@ -347,28 +361,21 @@ start_machine(const char *path, const struct elf_plan *plan,
 		    TOYVIRT_VCPU_ID + n - 1);
 }
 
-/* -g: KVM's VCPUs, then the stub, which waits for gdb. */
-static uint32_t
+/* -g: what libnvmm can debug here, then the stub, which waits for gdb. */
+static void
 start_debugger(unsigned port, unsigned nrun)
 {
 	char msg[256];
-	uint32_t sup;
-	unsigned i, bound;
+	uint32_t limits;
+	unsigned bound;
 
-	sup = kvmdbg_supported();
-	if (!(sup & KVMDBG_ENABLE))
-		errx(1, "-g: this KVM has no guest debugging "
-		    "(KVM_CAP_SET_GUEST_DEBUG)");
-	for (i = 0; i < nrun; i++)
-		if (kvmdbg_attach(TOYVIRT_VCPU_ID + i, &vcpus[i].kd, msg,
-		    sizeof(msg)) == -1)
-			errx(1, "-g: %s", msg);
+	if (gdb_limits(&mach, &vcpus[0].vcpu, &limits, msg, sizeof(msg)) == -1)
+		errx(1, "-g: %s", msg);
 	if (gdb_listen(port, &bound, msg, sizeof(msg)) == -1)
 		errx(1, "-g: cannot listen on %s", msg);
-	if (gdb_start(vcpus, nrun, sup) == -1)
-		err(1, "-g: cannot start the GDB stub");
+	if (gdb_start(vcpus, nrun, limits, msg, sizeof(msg)) == -1)
+		errx(1, "-g: cannot start the GDB stub: %s", msg);
 	say("[+] Waiting for gdb on 127.0.0.1:%u", bound);
-	return sup;
 }
 
 /* ------------------------------------------------------------------------
@@ -468,7 +475,7 @@ main(int argc, char **argv)
 	ro.debug = o.debug;
 	inject_init(&mach, &vcpus[0].vcpu, o.interval);
 	if (o.debug)
-		ro.dbg_support = start_debugger(o.port, nrun);
+		start_debugger(o.port, nrun);
 	if (inject_start() == -1)
 		err(1, "pthread_create");
 	why[0] = '\0';
@@ -506,6 +513,10 @@ main(int argc, char **argv)
 	if (end == END_KILLED) {
 		fflush(stdout);
 		errx(1, "the debugger killed the guest");
+	}
+	if (end == END_ERROR) {
+		fflush(stdout);
+		errx(1, "%s", why[0] != '\0' ? why : "error");
 	}
 	if (end == END_SIGNAL) {
 		fflush(stdout);

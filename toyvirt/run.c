@@ -1,10 +1,10 @@
 /* run.c - toyvirt's VCPU threads: the run loop, exit handling, and the machine control the debugger uses (hold, resume, calls on a VCPU's thread). */
 
-#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +33,7 @@
  * its next run; while parked it executes the stub's requests (register
  * and memory access) on its own thread, so only that thread ever touches
  * its VCPU.  Resuming gives each VCPU the debug configuration, which it
- * applies with KVM_SET_GUEST_DEBUG (kvmdbg.c) before it runs again.
+ * applies with libnvmm's NVMM_VCPU_CONF_DEBUG before it runs again.
  * When a debugger is attached, a VCPU about to kill the machine (invalid
  * exit, dead halt) stops for the debugger first; the machine ends when the
  * debugger resumes it.
@@ -110,7 +110,8 @@ end_machine(struct tv_vcpu *self, enum run_end kind, const char *why)
 	pthread_mutex_lock(&ctl_lock);
 	if (!atomic_load(&ended)) {
 		end_kind = kind;
-		if (why != NULL && r_n > 1 && self != NULL)
+		if (why != NULL && r_n > 1 && self != NULL &&
+		    kind == END_DIED)
 			snprintf(end_why, sizeof(end_why), "VCPU %u: %s",
 			    (unsigned)self->vcpu.cpuid, why);
 		else if (why != NULL)
@@ -121,6 +122,24 @@ end_machine(struct tv_vcpu *self, enum run_end kind, const char *why)
 	pthread_mutex_unlock(&ctl_lock);
 	kick_others(self);
 	notify();
+}
+
+/*
+ * Ends the machine on toyvirt's or the library's error: the reason is
+ * what failed and errno's text, printed by main alone.
+ */
+static void __attribute__((format(printf, 2, 3)))
+fail_machine(struct tv_vcpu *self, const char *fmt, ...)
+{
+	char what[160], why[224];
+	va_list ap;
+	int e = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(why, sizeof(why), "%s: %s", what, strerror(e));
+	end_machine(self, END_ERROR, why);
 }
 
 /* A VCPU stops for the debugger; every other VCPU is told to hold. */
@@ -154,39 +173,32 @@ report_stop(struct tv_vcpu *v, enum stop_kind kind, int sig, int slot,
  * Parking and the debug configuration (VCPU thread).
  * ------------------------------------------------------------------------ */
 
-static void
+static int
 apply_debug(struct tv_vcpu *v, const struct mc_debug *d, bool step)
 {
-	uint32_t ctl = 0;
-	uint64_t rip;
-	unsigned i;
-	bool hw = false;
+	struct nvmm_vcpu_conf_debug c;
 
-	if (v->kd.fd == -1)
-		return;
+	if (!r_opts.debug)
+		return 0;
+	memset(&c, 0, sizeof(c));
 	if (d->active) {
-		ctl = KVMDBG_ENABLE;
-		for (i = 0; i < 4; i++)
-			if (d->dr7 & (3ULL << (2 * i)))
-				hw = true;
-		if (hw)
-			ctl |= KVMDBG_USE_HW_BP;
-		if (d->nswbp > 0)
-			ctl |= KVMDBG_USE_SW_BP;
-		if (step) {
-			ctl |= KVMDBG_SINGLESTEP;
-			if (r_opts.dbg_support & KVMDBG_BLOCKIRQ)
-				ctl |= KVMDBG_BLOCKIRQ;
-		}
-		ctl &= r_opts.dbg_support | KVMDBG_ENABLE;
+		if (d->dr7 & 0xff)	/* an enabled DR0-DR3 */
+			c.flags |= NVMM_VCPU_DEBUG_HWBP;
+		if (d->nswbp > 0 && !d->swbp_hlt)
+			c.flags |= NVMM_VCPU_DEBUG_SWBP;
+		if (step)
+			c.flags |= NVMM_VCPU_DEBUG_STEP | NVMM_VCPU_DEBUG_NOIRQ;
+		memcpy(c.dr, d->dr, sizeof(c.dr));
+		c.dr7 = d->dr7;
 	}
-	/* KVM must see where the step starts (the first run, "set $pc"). */
-	if ((ctl & KVMDBG_SINGLESTEP) && (rip = guest_rip(v)) != UINT64_MAX &&
-	    kvmdbg_step_from(&v->kd, rip) == -1)
-		warn("KVM_SET_REGS on VCPU %u", (unsigned)v->vcpu.cpuid);
-	if (kvmdbg_set(&v->kd, ctl, d->dr, d->dr7) == -1)
-		warn("KVM_SET_GUEST_DEBUG on VCPU %u (control 0x%x)",
-		    (unsigned)v->vcpu.cpuid, ctl);
+	if (nvmm_vcpu_configure(r_mach, &v->vcpu, NVMM_VCPU_CONF_DEBUG,
+	    &c) == -1) {
+		fail_machine(v, "nvmm_vcpu_configure(NVMM_VCPU_CONF_DEBUG) on "
+		    "VCPU %u (flags 0x%" PRIx64 ")", (unsigned)v->vcpu.cpuid,
+		    c.flags);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -236,7 +248,8 @@ control(struct tv_vcpu *v)
 	pthread_mutex_unlock(&ctl_lock);
 	if (need) {
 		v->dbg = d;
-		apply_debug(v, &d, step);
+		if (apply_debug(v, &d, step) == -1)
+			return -1;
 		v->stepping = step;
 		if (step) {
 			v->step_rip = guest_rip(v);
@@ -248,7 +261,7 @@ control(struct tv_vcpu *v)
 
 /*
  * This host's KVM sometimes reports a single step before the instruction
- * ran (RIP unchanged, kvm-host.md Q5): step again, a few times at most.
+ * ran (RIP unchanged, docs/kvm-hosts.md): step again, a few times at most.
  */
 static bool
 step_did_not_move(struct tv_vcpu *v)
@@ -329,38 +342,32 @@ hlt_break(struct tv_vcpu *v, uint64_t bp)
 {
 	v->vcpu.state->gprs[NVMM_X64_GPR_RIP] = bp;
 	if (nvmm_vcpu_setstate(r_mach, &v->vcpu, NVMM_X64_STATE_GPRS) == -1) {
-		warn("nvmm_vcpu_setstate");
-		end_machine(v, END_ERROR, NULL);
+		fail_machine(v, "nvmm_vcpu_setstate");
 		return H_END;
 	}
 	report_stop(v, STOP_SWBREAK, GDB_SIGTRAP, -1, 0, 0);
 	return H_STOP;
 }
 
-/* A KVM debug exit: which breakpoint, watchpoint or step it was. */
+/* A debug exit: which breakpoint, watchpoint or step it was. */
 static enum handled
 debug_exit(struct tv_vcpu *v)
 {
-	struct kvmdbg_exit dx;
+	const struct nvmm_x86_exit_debug *dx = &v->vcpu.exit->u.dbg;
 	uint64_t dr7;
 	unsigned i;
 	int rw;
 
 	if (!v->dbg.active)
 		return H_CONT;		/* stale: the debugger has gone */
-	if (!kvmdbg_exit_info(&v->kd, &dx)) {
-		report_stop(v, v->stepping ? STOP_STEP : STOP_HWBREAK,
-		    GDB_SIGTRAP, -1, 0, 0);
-		return H_STOP;
-	}
-	if (dx.exception == 3) {
+	if (dx->exception == 3) {
 		report_stop(v, is_swbp(v, guest_rip(v)) ? STOP_SWBREAK :
 		    STOP_TRAP, GDB_SIGTRAP, -1, 0, 0);
 		return H_STOP;
 	}
 	dr7 = v->dbg.dr7;
 	for (i = 0; i < 4; i++) {
-		if (!(dx.dr6 & (1ULL << i)) || !(dr7 & (3ULL << (2 * i))))
+		if (!(dx->dr6 & (1ULL << i)) || !(dr7 & (3ULL << (2 * i))))
 			continue;
 		rw = (int)((dr7 >> (16 + 4 * i)) & 3);
 		if (rw == 0)
@@ -372,7 +379,7 @@ debug_exit(struct tv_vcpu *v)
 	}
 	if (step_did_not_move(v))
 		return H_CONT;
-	report_stop(v, (dx.dr6 & DR6_BS) || v->stepping ? STOP_STEP :
+	report_stop(v, (dx->dr6 & DR6_BS) || v->stepping ? STOP_STEP :
 	    STOP_TRAP, GDB_SIGTRAP, -1, 0, 0);
 	return H_STOP;
 }
@@ -399,9 +406,8 @@ handle_exit(struct tv_vcpu *v, uint64_t since)
 			e = errno;
 			rip = guest_rip(v);
 			errno = e;
-			warn("nvmm_assist_io (port %u, rip=0x%" PRIx64 ")",
-			    (unsigned)ex->u.io.port, rip);
-			end_machine(v, END_ERROR, NULL);
+			fail_machine(v, "nvmm_assist_io (port %u, rip=0x%"
+			    PRIx64 ")", (unsigned)ex->u.io.port, rip);
 			return H_END;
 		}
 		return H_CONT;
@@ -410,16 +416,15 @@ handle_exit(struct tv_vcpu *v, uint64_t since)
 			e = errno;
 			rip = guest_rip(v);
 			errno = e;
-			warn("nvmm_assist_mem (gpa 0x%" PRIx64 ", rip=0x%" PRIx64
-			    ")", ex->u.mem.gpa, rip);
-			end_machine(v, END_ERROR, NULL);
+			fail_machine(v, "nvmm_assist_mem (gpa 0x%" PRIx64
+			    ", rip=0x%" PRIx64 ")", ex->u.mem.gpa, rip);
 			return H_END;
 		}
 		return H_CONT;
 	case NVMM_VCPU_EXIT_RDMSR:
 	case NVMM_VCPU_EXIT_WRMSR:
-		if (dev_msr(r_mach, &v->vcpu) == -1) {
-			end_machine(v, END_ERROR, NULL);
+		if (dev_msr(r_mach, &v->vcpu, why, sizeof(why)) == -1) {
+			end_machine(v, END_ERROR, why);
 			return H_END;
 		}
 		return H_CONT;
@@ -428,8 +433,7 @@ handle_exit(struct tv_vcpu *v, uint64_t since)
 		/* Only VCPU 120 gets events that wait for a window. */
 		if (v->idx == 0 && inject_ready(ex->reason ==
 		    NVMM_VCPU_EXIT_NMI_READY) == -1) {
-			warn("nvmm_vcpu_inject");
-			end_machine(v, END_ERROR, NULL);
+			fail_machine(v, "nvmm_vcpu_inject");
 			return H_END;
 		}
 		return H_CONT;
@@ -437,8 +441,7 @@ handle_exit(struct tv_vcpu *v, uint64_t since)
 	case NVMM_VCPU_EXIT_MWAIT:
 		/* Hidden in CPUID; answer as hardware without it: #UD. */
 		if (inject_exception(&v->vcpu, 6, 0) == -1) {
-			warn("nvmm_vcpu_inject");
-			end_machine(v, END_ERROR, NULL);
+			fail_machine(v, "nvmm_vcpu_inject");
 			return H_END;
 		}
 		return H_CONT;
@@ -463,20 +466,10 @@ handle_exit(struct tv_vcpu *v, uint64_t since)
 		say("[+] Machine received shutdown");
 		end_machine(v, END_SHUTDOWN, NULL);
 		return H_END;
+	case NVMM_VCPU_EXIT_DEBUG:
+		return debug_exit(v);
 	case NVMM_VCPU_EXIT_INVALID:
-		if (ex->u.inv.hwcode == KVMDBG_HWCODE_DEBUG)
-			return debug_exit(v);
 		rip = guest_rip(v);
-		/*
-		 * On hosts where KVM emulates guest CPL0 code, an int3 there
-		 * is an emulation failure at the int3: toyvirt's own
-		 * software breakpoint if it inserted one at that address.
-		 */
-		if (ex->u.inv.hwcode == KVMDBG_HWCODE_EMUL && v->dbg.active &&
-		    is_swbp(v, rip)) {
-			report_stop(v, STOP_SWBREAK, GDB_SIGTRAP, -1, 0, 0);
-			return H_STOP;
-		}
 		snprintf(line, sizeof(line), "[!] Invalid exit: rip=0x%" PRIx64
 		    " hwcode=0x%" PRIx64, rip, ex->u.inv.hwcode);
 		snprintf(why, sizeof(why), "invalid exit (hwcode 0x%" PRIx64
@@ -534,8 +527,7 @@ vcpu_main(void *arg)
 			if (!halt_wait(v)) {
 				if (v->idx == 0 && inject_failed(&e)) {
 					errno = e;
-					warn("nvmm_vcpu_inject");
-					end_machine(v, END_ERROR, NULL);
+					fail_machine(v, "nvmm_vcpu_inject");
 					break;
 				}
 				continue;
@@ -547,8 +539,8 @@ vcpu_main(void *arg)
 		if (last != TR_NREASONS)
 			v->stats.vmm_ns[last] += t0 - t1;
 		if (nvmm_vcpu_run(r_mach, &v->vcpu) == -1) {
-			warn("nvmm_vcpu_run (VCPU %u)", (unsigned)v->vcpu.cpuid);
-			end_machine(v, END_ERROR, NULL);
+			fail_machine(v, "nvmm_vcpu_run (VCPU %u)",
+			    (unsigned)v->vcpu.cpuid);
 			break;
 		}
 		last = tr_classify(v->vcpu.exit);
@@ -569,8 +561,7 @@ vcpu_main(void *arg)
 			report_stop(v, STOP_STEP, GDB_SIGTRAP, -1, 0, 0);
 		if (v->idx == 0 && inject_failed(&e)) {
 			errno = e;
-			warn("nvmm_vcpu_inject");
-			end_machine(v, END_ERROR, NULL);
+			fail_machine(v, "nvmm_vcpu_inject");
 			break;
 		}
 	}
@@ -596,7 +587,7 @@ run_machine(struct nvmm_machine *mach, struct tv_vcpu *vcpus, unsigned n,
 	r_n = n;
 	r_opts = *opts;
 	if (pipe2(notify_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
-		warn("pipe");
+		snprintf(why, whylen, "pipe: %s", strerror(errno));
 		return END_ERROR;
 	}
 	for (i = 0; i < n; i++)
@@ -610,8 +601,7 @@ run_machine(struct nvmm_machine *mach, struct tv_vcpu *vcpus, unsigned n,
 		    &vcpus[i]);
 		if (e != 0) {
 			errno = e;
-			warn("pthread_create");
-			end_machine(NULL, END_ERROR, NULL);
+			fail_machine(NULL, "pthread_create");
 			break;
 		}
 		vcpus[i].started = true;

@@ -11,7 +11,6 @@
 
 #include <nvmm.h>
 
-#include "kvmdbg.h"
 #include "trace.h"
 
 enum run_end {
@@ -50,14 +49,13 @@ struct mc_debug {
 	uint64_t dr7;		/* their enables, kinds and lengths */
 	unsigned nswbp;		/* int3s inserted in guest memory */
 	uint64_t swbp[MC_MAX_SWBP];	/* their guest virtual addresses */
-	bool swbp_hlt;		/* they are HLTs (KVMDBG_LIM_INT3) */
+	bool swbp_hlt;		/* they are HLTs (the host refuses int3s) */
 };
 
 struct tv_vcpu {
 	unsigned idx;			/* 0 for VCPU 120, 1 for 121, ... */
 	struct nvmm_vcpu vcpu;
 	bool runs;			/* has an entry point and a thread */
-	struct kvmdbg_vcpu kd;		/* for -g: KVM's VCPU, or fd -1 */
 	struct tr_stats stats;		/* -s */
 
 	/* The rest belongs to run.c. */
@@ -85,7 +83,6 @@ struct run_opts {
 	bool trace;			/* -t */
 	bool stats;			/* -s */
 	bool debug;			/* -g: start held, for the debugger */
-	uint32_t dbg_support;		/* KVM_GUESTDBG_* bits KVM accepts */
 };
 
 /*

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "kvmdbg.h"
 #include "trace.h"
 
 static const char *const names[TR_NREASONS] = {
@@ -43,9 +42,8 @@ tr_classify(const struct nvmm_x86_exit *ex)
 	switch (ex->reason) {
 	case NVMM_VCPU_EXIT_NONE:		return TR_NONE;
 	case NVMM_VCPU_EXIT_STOPPED:		return TR_STOPPED;
-	case NVMM_VCPU_EXIT_INVALID:
-		return ex->u.inv.hwcode == KVMDBG_HWCODE_DEBUG ? TR_DEBUG :
-		    TR_INVALID;
+	case NVMM_VCPU_EXIT_INVALID:		return TR_INVALID;
+	case NVMM_VCPU_EXIT_DEBUG:		return TR_DEBUG;
 	case NVMM_VCPU_EXIT_MEMORY:		return TR_MEMORY;
 	case NVMM_VCPU_EXIT_IO:			return TR_IO;
 	case NVMM_VCPU_EXIT_SHUTDOWN:		return TR_SHUTDOWN;
@@ -62,15 +60,17 @@ tr_classify(const struct nvmm_x86_exit *ex)
 	}
 }
 
+/* The hwcodes libnvmm(3) documents for INVALID exits on Linux. */
+#define HWCODE_EMUL		0x1ULL		/* KVM emulation failure */
+#define HWCODE_KVM_EXIT		0x10000ULL	/* + an unexpected KVM exit */
+
 /* What an INVALID exit's hwcode means on libnvmm for Linux. */
 static const char *
 hwcode_meaning(uint64_t hw)
 {
-	if (hw == KVMDBG_HWCODE_DEBUG)
-		return " (KVM debug exit)";
-	if (hw == KVMDBG_HWCODE_EMUL)
+	if (hw == HWCODE_EMUL)
 		return " (KVM internal error: emulation failure)";
-	if (hw >= 0x10000 && hw < 0x20000)
+	if (hw >= HWCODE_KVM_EXIT && hw < 2 * HWCODE_KVM_EXIT)
 		return " (unexpected KVM exit)";
 	return "";
 }
