@@ -11,28 +11,6 @@ extern const char st_start[], st_end[], st_out[], st_cpuid[], st_rdmsr[];
 
 #define GVA(l)	((uint64_t)((l) - st_start) + VMT_CODE)
 
-static uint32_t port_data[0x60];
-
-static void
-io_cb(struct nvmm_io *io)
-{
-	uint32_t v = 0;
-
-	if (io->in) {
-		memset(io->data, 0, io->size);
-		return;
-	}
-	memcpy(&v, io->data, io->size);
-	if (io->port < 0x60)
-		port_data[io->port] = v;
-}
-
-static void
-mem_cb(struct nvmm_mem *mem)
-{
-	(void)mem;
-}
-
 static uint64_t
 run_io(struct vmt *t)
 {
@@ -51,11 +29,10 @@ round_trips(void)
 {
 	struct vmt t;
 	struct nvmm_x64_state want, *st;
-	struct nvmm_assist_callbacks cbs = { io_cb, mem_cb };
 	int i;
 
 	vmt_create(&t, VMT_RAM, 3);
-	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS, &cbs);
+	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS, &vmt_port_cbs);
 	vmt_load(&t, VMT_CODE, st_start, st_end);
 	vmt_setup_long(&t, GVA(st_out));
 	st = t.vcpu.state;
@@ -204,13 +181,12 @@ round_trips(void)
 static void
 no_ioctl_exit_path(void)
 {
-	struct nvmm_assist_callbacks cbs = { io_cb, mem_cb };
 	struct vmt t;
 	unsigned long before;
 	int i;
 
 	vmt_create(&t, VMT_RAM, 4);
-	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS, &cbs);
+	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS, &vmt_port_cbs);
 	vmt_load(&t, VMT_CODE, st_start, st_end);
 	vmt_setup_long(&t, GVA(st_out));
 	CHECK_EQ(run_io(&t), NVMM_VCPU_EXIT_IO);
@@ -238,7 +214,7 @@ no_ioctl_exit_path(void)
 		    t.vcpu.exit->u.rdmsr.npc;
 		nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS);
 		CHECK_EQ(run_io(&t), NVMM_VCPU_EXIT_IO);
-		CHECK_EQ(port_data[0x40], 0xfee00900 + (uint64_t)i);
+		CHECK_EQ(vmt_port_data[0x40], 0xfee00900 + (uint64_t)i);
 		if (i == 0)
 			CHECK_EQ(vmt_run(&t), NVMM_VCPU_EXIT_RDMSR);
 	}
@@ -257,19 +233,18 @@ guest_cpuid(struct vmt *t, uint32_t leaf, uint32_t sub, uint32_t out[4])
 	while (vmt_run(t) == NVMM_VCPU_EXIT_IO)
 		nvmm_assist_io(&t->mach, &t->vcpu);
 	for (i = 0; i < 4; i++)
-		out[i] = port_data[0x50 + i];
+		out[i] = vmt_port_data[0x50 + i];
 }
 
 static void
 cpuid(void)
 {
-	struct nvmm_assist_callbacks cbs = { io_cb, mem_cb };
 	struct nvmm_vcpu_conf_cpuid c;
 	struct vmt t;
 	uint32_t r[4];
 
 	vmt_create(&t, VMT_RAM, 120);
-	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS, &cbs);
+	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS, &vmt_port_cbs);
 	memset(&c, 0, sizeof(c));
 	c.mask = 1;
 	c.leaf = 0x80000001;

@@ -21,31 +21,6 @@ extern const char xs_start[], xs_end[];
 
 #define PATTERN		(VMT_DATA + 0x800)
 
-static uint32_t port_data[0x60];
-static int port_seen[0x60];
-
-static void
-io_cb(struct nvmm_io *io)
-{
-	uint32_t v = 0;
-
-	if (io->in) {
-		memset(io->data, 0, io->size);
-		return;
-	}
-	memcpy(&v, io->data, io->size < sizeof(v) ? io->size : sizeof(v));
-	if (io->port < 0x60) {
-		port_data[io->port] = v;
-		port_seen[io->port] = 1;
-	}
-}
-
-static void
-mem_cb(struct nvmm_mem *mem)
-{
-	(void)mem;
-}
-
 /* QEMU's synchronisation: everything out, everything back. */
 static uint64_t
 sync_all(struct vmt *t)
@@ -62,7 +37,6 @@ sync_all(struct vmt *t)
 int
 main(void)
 {
-	struct nvmm_assist_callbacks cbs = { io_cb, mem_cb };
 	struct nvmm_capability cap;
 	struct vmt t;
 	uint64_t r, seed = 0x5eed, xcr0_at_exit = 0;
@@ -74,7 +48,7 @@ main(void)
 	vmt_init_or_skip();
 	CHECK_OK(nvmm_capability(&cap));
 	vmt_create(&t, VMT_RAM, 0);
-	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS, &cbs);
+	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS, &vmt_port_cbs);
 	vmt_load(&t, VMT_CODE, xs_start, xs_end);
 	p = t.ram + PATTERN;
 	for (i = 0; i < 256; i += 8) {
@@ -96,29 +70,29 @@ main(void)
 	CHECK(r == NVMM_VCPU_EXIT_HALTED, "the guest ended with exit %#llx, "
 	    "not HLT (a fault in XSETBV, XSAVE or XRSTOR shuts it down)",
 	    (unsigned long long)r);
-	CHECK(port_seen[0x50], "the guest reported no CPUID");
-	offered = (port_data[0x50] >> 26) & 1;
+	CHECK(vmt_port_seen[0x50], "the guest reported no CPUID");
+	offered = (vmt_port_data[0x50] >> 26) & 1;
 	printf("host %s, XSAVE %s to the guest, xcr0_mask %#llx\n",
 	    tcg ? "QEMU TCG" : "not QEMU TCG", offered ? "offered" : "hidden",
 	    (unsigned long long)cap.arch.xcr0_mask);
 
 	if (offered) {
 		CHECK(nvmm_kvm_xsave(), "CPUID offers XSAVE the library hides");
-		CHECK_EQ(port_data[0x51] & 3, 3);
-		CHECK_EQ(port_data[0x52], 3);
+		CHECK_EQ(vmt_port_data[0x51] & 3, 3);
+		CHECK_EQ(vmt_port_data[0x52], 3);
 		/* What KVM holds at the exit right after XSETBV... */
 		CHECK_EQ(xcr0_at_exit, 3);
 		/* ...and what the guest runs with after it. */
-		CHECK_EQ(port_data[0x54], 3);
-		CHECK(port_data[0x55] >= 576, "XSAVE area for x87|SSE: %u bytes",
-		    port_data[0x55]);
-		CHECK(port_seen[0x57] && port_data[0x57] == 1,
+		CHECK_EQ(vmt_port_data[0x54], 3);
+		CHECK(vmt_port_data[0x55] >= 576, "XSAVE area for x87|SSE: %u bytes",
+		    vmt_port_data[0x55]);
+		CHECK(vmt_port_seen[0x57] && vmt_port_data[0x57] == 1,
 		    "XMM0-15 and MXCSR did not come back through XSAVE/XRSTOR");
 	} else {
 		/* Hiding XSAVE is for hosts whose XSETBV does not exit. */
 		CHECK(tcg, "XSAVE hidden on a host that is not QEMU's TCG");
 		CHECK(!nvmm_kvm_xsave(), "XSAVE hidden but the library says offered");
-		CHECK(!port_seen[0x51], "the guest went on without XSAVE");
+		CHECK(!vmt_port_seen[0x51], "the guest went on without XSAVE");
 	}
 	/* What a client may set is x87|SSE either way: KVM loads it. */
 	CHECK_EQ(cap.arch.xcr0_mask, 0x3);

@@ -256,3 +256,30 @@ vmt_on_qemu_tcg(void)
 	memcpy(sig + 8, &d, 4);
 	return memcmp(sig, "TCGTCGTCGTCG", 12) == 0;
 }
+
+uint32_t vmt_port_data[VMT_NPORTS];
+int vmt_port_seen[VMT_NPORTS];
+
+static void
+vmt_port_io(struct nvmm_io *io)
+{
+	uint32_t v = 0;
+
+	if (io->in) {
+		memset(io->data, 0, io->size);
+		return;
+	}
+	memcpy(&v, io->data, io->size < sizeof(v) ? io->size : sizeof(v));
+	if (io->port < VMT_NPORTS) {
+		vmt_port_data[io->port] = v;
+		vmt_port_seen[io->port] = 1;
+	}
+}
+
+static void
+vmt_port_mem(struct nvmm_mem *mem)
+{
+	(void)mem;
+}
+
+struct nvmm_assist_callbacks vmt_port_cbs = { vmt_port_io, vmt_port_mem };

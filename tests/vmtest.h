@@ -104,6 +104,13 @@ uint64_t vmt_run(struct vmt *);
 uint64_t vmt_gpr(struct vmt *, int gpr);
 void vmt_set_gpr(struct vmt *, int gpr, uint64_t val);
 
+/* Assist callbacks that keep the last value an OUT wrote to each port
+   below VMT_NPORTS and which ports were written (an IN reads 0). */
+#define VMT_NPORTS	0x60
+extern uint32_t vmt_port_data[VMT_NPORTS];
+extern int vmt_port_seen[VMT_NPORTS];
+extern struct nvmm_assist_callbacks vmt_port_cbs;
+
 /* Does this process run on QEMU's TCG (its hypervisor leaf says so)? */
 int vmt_on_qemu_tcg(void);
 
