@@ -94,23 +94,23 @@ load_x87(const struct vstate *in)
 	op " 14*" #stride "(%[" base "]), %%" reg "14\n\t" \
 	op " 15*" #stride "(%[" base "]), %%" reg "15\n\t"
 
-#define XMM_STORE_ALL(base) \
-	"movdqu %%xmm0, 0*16(%[" base "])\n\t" \
-	"movdqu %%xmm1, 1*16(%[" base "])\n\t" \
-	"movdqu %%xmm2, 2*16(%[" base "])\n\t" \
-	"movdqu %%xmm3, 3*16(%[" base "])\n\t" \
-	"movdqu %%xmm4, 4*16(%[" base "])\n\t" \
-	"movdqu %%xmm5, 5*16(%[" base "])\n\t" \
-	"movdqu %%xmm6, 6*16(%[" base "])\n\t" \
-	"movdqu %%xmm7, 7*16(%[" base "])\n\t" \
-	"movdqu %%xmm8, 8*16(%[" base "])\n\t" \
-	"movdqu %%xmm9, 9*16(%[" base "])\n\t" \
-	"movdqu %%xmm10, 10*16(%[" base "])\n\t" \
-	"movdqu %%xmm11, 11*16(%[" base "])\n\t" \
-	"movdqu %%xmm12, 12*16(%[" base "])\n\t" \
-	"movdqu %%xmm13, 13*16(%[" base "])\n\t" \
-	"movdqu %%xmm14, 14*16(%[" base "])\n\t" \
-	"movdqu %%xmm15, 15*16(%[" base "])\n\t"
+#define VEC_STORE_ALL(op, reg, base, stride) \
+	op " %%" reg "0, 0*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "1, 1*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "2, 2*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "3, 3*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "4, 4*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "5, 5*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "6, 6*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "7, 7*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "8, 8*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "9, 9*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "10, 10*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "11, 11*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "12, 12*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "13, 13*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "14, 14*" #stride "(%[" base "])\n\t" \
+	op " %%" reg "15, 15*" #stride "(%[" base "])\n\t"
 
 #define XMM_CLOBBERS "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", \
 	"xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", \
@@ -146,22 +146,7 @@ vector_round(const struct vstate *in, struct vstate *out)
 		    "syscall\n\t"
 		    "mov $24, %%eax\n\t"	/* sched_yield() */
 		    "syscall\n\t"
-		    "vmovdqu %%ymm0, 0*32(%[r])\n\t"
-		    "vmovdqu %%ymm1, 1*32(%[r])\n\t"
-		    "vmovdqu %%ymm2, 2*32(%[r])\n\t"
-		    "vmovdqu %%ymm3, 3*32(%[r])\n\t"
-		    "vmovdqu %%ymm4, 4*32(%[r])\n\t"
-		    "vmovdqu %%ymm5, 5*32(%[r])\n\t"
-		    "vmovdqu %%ymm6, 6*32(%[r])\n\t"
-		    "vmovdqu %%ymm7, 7*32(%[r])\n\t"
-		    "vmovdqu %%ymm8, 8*32(%[r])\n\t"
-		    "vmovdqu %%ymm9, 9*32(%[r])\n\t"
-		    "vmovdqu %%ymm10, 10*32(%[r])\n\t"
-		    "vmovdqu %%ymm11, 11*32(%[r])\n\t"
-		    "vmovdqu %%ymm12, 12*32(%[r])\n\t"
-		    "vmovdqu %%ymm13, 13*32(%[r])\n\t"
-		    "vmovdqu %%ymm14, 14*32(%[r])\n\t"
-		    "vmovdqu %%ymm15, 15*32(%[r])\n\t"
+		    VEC_STORE_ALL("vmovdqu", "ymm", "r", 32)
 		    : "=&a"(ret)
 		    : [b] "r"(buf), [r] "r"(res), [pid] "r"(pid)
 		    : "rdi", "rsi", "rcx", "r11", "memory", XMM_CLOBBERS);
@@ -178,7 +163,7 @@ vector_round(const struct vstate *in, struct vstate *out)
 		    "syscall\n\t"
 		    "mov $24, %%eax\n\t"
 		    "syscall\n\t"
-		    XMM_STORE_ALL("r")
+		    VEC_STORE_ALL("movdqu", "xmm", "r", 16)
 		    : "=&a"(ret)
 		    : [b] "r"(in->xmm), [r] "r"(out->xmm), [pid] "r"(pid)
 		    : "rdi", "rsi", "rcx", "r11", "memory", XMM_CLOBBERS);
