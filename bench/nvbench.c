@@ -8,6 +8,9 @@
  *   state     OUT loop with getstate(GPRS) + setstate(GPRS) at every exit
  *   msr       RDMSR 0x1B handled as toyvirt does vs a raw filtered-MSR loop
  *             (-n exits per side, default 100000; -b block, default 1000)
+ *   parts     where an exit's time goes: the raw OUT loop with KVM storing
+ *             REGS, REGS|EVENTS, REGS|EVENTS|SREGS, with a KVM_GET_SREGS per
+ *             exit, and ours, each against the plain raw loop
  *   stop      nvmm_vcpu_stop from another thread vs pthread_kill + a
  *             handler setting immediate_exit (-n kicks per side, 3000)
  *   machines  N machines of 1 VCPU and 2 MiB: create, map, first exit,
@@ -15,6 +18,8 @@
  *   start     fork+exec to the first guest console line: toyvirt vs
  *             raw_boot (and QEMU microvm with -Q); -n runs each (31)
  *   rss       resident memory of toyvirt (and raw_boot) running the kernel
+ *   qemuio    QEMU's exit loop: a port-I/O guest under -Q QEMU with -accel
+ *             nvmm vs -accel kvm (-n runs each, 5; -b bursts per run, 50)
  *
  *   start and rss take -t TOYVIRT -r RAW_BOOT -k KERNEL [-Q QEMU].
  *
@@ -660,6 +665,94 @@ bench_loop(const char *key, enum loop l, size_t n, size_t block)
 }
 
 /* -------------------------------------------------------------------------
+ * Where an exit's time goes (parts): the raw OUT loop with each piece of
+ * work the library may add, side by side with the plain raw loop and
+ * with ours.  Every variant runs a block in turn, the order rotating.
+ * ------------------------------------------------------------------------- */
+
+struct part {
+	const char *key;	/* RESULT key; the baseline is "plain" */
+	uint32_t valid;		/* kvm_valid_regs: what KVM stores at exits */
+	bool get_sregs;		/* a KVM_GET_SREGS ioctl at every exit */
+	bool ours;		/* libnvmm's OUT loop instead of a raw one */
+};
+
+static const struct part parts[] = {
+	{ "plain", 0, false, false },
+	{ "part_sync_regs", KVM_SYNC_X86_REGS, false, false },
+	{ "part_sync_regs_events", KVM_SYNC_X86_REGS | KVM_SYNC_X86_EVENTS,
+	    false, false },
+	{ "part_sync_all", KVM_SYNC_X86_REGS | KVM_SYNC_X86_EVENTS |
+	    KVM_SYNC_X86_SREGS, false, false },
+	{ "part_get_sregs_ioctl", 0, true, false },
+	{ "part_ours", 0, false, true },
+};
+#define NPARTS	(sizeof(parts) / sizeof(parts[0]))
+
+static void
+part_block(const struct part *p, struct rawvm *r, struct ourvm *o,
+    uint64_t *s, size_t n)
+{
+	struct kvm_sregs sregs;
+	uint64_t prev = 0, t;
+	size_t i;
+
+	if (p->ours) {
+		our_block(o, LOOP_OUT, s, n);
+		return;
+	}
+	r->run->kvm_valid_regs = p->valid;
+	for (i = 0; i <= n; i++) {
+		if (ioctl(r->vcpu, KVM_RUN, 0) == -1)
+			die("KVM_RUN");
+		t = now_ns();
+		if (i > 0)
+			s[i - 1] = t - prev;
+		prev = t;
+		if (p->get_sregs && ioctl(r->vcpu, KVM_GET_SREGS, &sregs) == -1)
+			die("KVM_GET_SREGS");
+		raw_handle(r, LOOP_OUT);
+	}
+}
+
+static void
+bench_parts(size_t n, size_t block)
+{
+	struct rawvm r[NPARTS];
+	struct ourvm o;
+	uint64_t *s[NPARTS], warm[64];
+	size_t done, k, b, i, j;
+
+	our_init();
+	raw_init();
+	if (our_create(&o, LOOP_RAM, CODE(code_out)) == -1)
+		die("nvmm_machine_create");
+	for (i = 0; i < NPARTS; i++) {
+		if (!parts[i].ours)
+			raw_create(&r[i], LOOP_RAM, CODE(code_out));
+		s[i] = samples_alloc(n);
+		part_block(&parts[i], &r[i], &o, warm, 64);
+	}
+	for (done = 0, k = 0; done < n; done += b, k++) {
+		b = n - done < block ? n - done : block;
+		for (j = 0; j < NPARTS; j++) {
+			i = (j + k) % NPARTS;
+			part_block(&parts[i], &r[i], &o, s[i] + done, b);
+		}
+	}
+	qsort(s[0], n, sizeof(*s[0]), cmp_u64);
+	for (i = 1; i < NPARTS; i++) {
+		report(parts[i].key, s[i], n, s[0], n, 1000.0, "us");
+		if (!parts[i].ours)
+			raw_destroy(&r[i]);
+	}
+	raw_destroy(&r[0]);
+	our_destroy(&o);
+	for (i = 0; i < NPARTS; i++)
+		free(s[i]);
+}
+
+/* -------------------------------------------------------------------------
  * Stop latency: another thread kicks the VCPU thread while the guest
  * spins.  Latency = the kicker's clock before nvmm_vcpu_stop() (or
  * pthread_kill()) to the VCPU thread's clock after the run returned.
@@ -1109,16 +1202,18 @@ start_series(const char *toyvirt, const char *raw, const char *kernel,
  * the start-up, which leaves what the VMMs cost (on this host smallkern's
  * CPL0 boot is emulated and takes milliseconds).
  */
+static const uint8_t min_code[] = {
+	0xb0, 'o', 0xe6, 123,		/* mov $'o',%al; out %al,$123 */
+	0xb0, 'k', 0xe6, 123,
+	0xb0, '\n', 0xe6, 123,
+	0xeb, 0xfe,			/* 1: jmp 1b */
+};
+
+/* Writes a PVH ELF whose one page at 1 MiB starts with code. */
 static void
-write_min_kernel(const char *path)
+write_min_kernel(const char *path, const uint8_t *code, size_t len)
 {
-	static const uint8_t code[] = {
-		0xb0, 'o', 0xe6, 123,		/* mov $'o',%al; out %al,$123 */
-		0xb0, 'k', 0xe6, 123,
-		0xb0, '\n', 0xe6, 123,
-		0xeb, 0xfe,			/* 1: jmp 1b */
-	};
-	uint8_t img[0x1000 + sizeof(code)];
+	uint8_t img[0x2000];
 	Elf64_Ehdr *eh = (Elf64_Ehdr *)(void *)img;
 	Elf64_Phdr *ph = (Elf64_Phdr *)(void *)(img + sizeof(*eh));
 	uint32_t note[5] = { 4, 4, 18, 0x006e6558, 0x100000 };	/* "Xen" */
@@ -1142,7 +1237,9 @@ write_min_kernel(const char *path)
 	ph[0].p_flags = PF_R | PF_X;
 	ph[0].p_offset = 0x1000;
 	ph[0].p_vaddr = ph[0].p_paddr = 0x100000;
-	ph[0].p_filesz = sizeof(code);
+	if (len > 0x1000)
+		die("kernel code too long");
+	ph[0].p_filesz = len;
 	ph[0].p_memsz = 0x1000;
 	ph[0].p_align = 0x1000;
 	ph[1].p_type = PT_NOTE;
@@ -1151,9 +1248,9 @@ write_min_kernel(const char *path)
 	ph[1].p_filesz = ph[1].p_memsz = sizeof(note);
 	ph[1].p_align = 4;
 	memcpy(img + noteoff, note, sizeof(note));
-	memcpy(img + 0x1000, code, sizeof(code));
+	memcpy(img + 0x1000, code, len);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1 || write(fd, img, sizeof(img)) != (ssize_t)sizeof(img) ||
+	if (fd == -1 || write(fd, img, 0x1000 + len) != (ssize_t)(0x1000 + len) ||
 	    close(fd) == -1)
 		die("%s", path);
 }
@@ -1172,7 +1269,7 @@ bench_start(const char *toyvirt, const char *raw, const char *kernel,
 	if ((fd = mkstemp(path)) == -1)
 		die("mkstemp");
 	close(fd);
-	write_min_kernel(path);
+	write_min_kernel(path, min_code, sizeof(min_code));
 	start_series(toyvirt, raw, path, qemu, n, "minstart_raw",
 	    "minstart_qemu");
 	unlink(path);
@@ -1333,16 +1430,143 @@ bench_rss(const char *toyvirt, const char *raw, const char *kernel)
 }
 
 /* -------------------------------------------------------------------------
+ * QEMU's own exit loop: one port-I/O guest under QEMU's NVMM accelerator
+ * (on this libnvmm) and under its KVM accelerator, runs alternating.  The
+ * guest prints a dot on the debugcon before every burst of QIO_BURST
+ * OUTs to an unused port; the time between dots is QIO_BURST + 1 exits.
+ * ------------------------------------------------------------------------- */
+
+#define QIO_BURST	1000
+
+/* The guest's code for segs bursts (32-bit, paging off, at 1 MiB). */
+static size_t
+qio_code(uint8_t *c, uint32_t segs)
+{
+	static const uint8_t loop[] = {
+		0xb0, '.', 0xe6, 123,		/* 1: mov $'.',%al; out */
+		0xb9, QIO_BURST & 0xff, QIO_BURST >> 8, 0, 0, /* mov $N,%ecx */
+		0xe6, 0x80,			/* 2: out %al,$0x80 */
+		0x49,				/* dec %ecx */
+		0x75, 0xfb,			/* jnz 2b */
+		0x4e,				/* dec %esi */
+		0x75, 0xef,			/* jnz 1b */
+		0xb0, '\n', 0xe6, 123,		/* the end of the line */
+		0xeb, 0xfe,			/* 3: jmp 3b */
+	};
+
+	c[0] = 0xbe;				/* mov $segs,%esi */
+	memcpy(c + 1, &segs, 4);
+	memcpy(c + 5, loop, sizeof(loop));
+	return 5 + sizeof(loop);
+}
+
+/* One QEMU run: appends a ns-per-exit sample per burst (the first burst
+   is warm-up); returns -1 when QEMU does not print every dot. */
+static int
+qio_run(const struct prog *p, size_t segs, uint64_t *s, size_t *ns)
+{
+	char buf[4096];
+	uint64_t t0, t, tprev = 0, per;
+	size_t seen = 0, k, i;
+	ssize_t n;
+	pid_t pid;
+	int fd;
+
+	pid = spawn(p, &fd, &t0);
+	while (seen < segs) {
+		n = read(fd, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		t = now_ns();
+		for (k = 0, i = 0; i < (size_t)n; i++)
+			k += buf[i] == '.';
+		if (k == 0)
+			continue;
+		if (tprev != 0) {
+			/* Dots read together share their time evenly. */
+			per = (t - tprev) / (k * (QIO_BURST + 1));
+			for (i = 0; i < k && seen + i < segs; i++)
+				s[(*ns)++] = per;
+		}
+		seen += k;
+		tprev = t;
+	}
+	reap(pid, fd);
+	if (seen < segs) {
+		fprintf(stderr, "nvbench: %s: %zu of %zu dots\n", p->name, seen,
+		    segs);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+bench_qemuio(const char *qemu, size_t runs, size_t segs)
+{
+	char path[64], *argv[2][16];
+	const char *accel[2] = { "nvmm", "kvm" };
+	struct prog pr[2];
+	uint8_t code[64];
+	uint64_t *s[2];
+	size_t ns[2] = { 0, 0 }, i, j, a;
+	int fd;
+
+	if (qemu == NULL) {
+		printf("SKIP qemu_io no QEMU with NVMM support (make bench "
+		    "builds one with interop/run.sh --build)\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "/tmp/nvbench-qio.XXXXXX");
+	if ((fd = mkstemp(path)) == -1)
+		die("mkstemp");
+	close(fd);
+	write_min_kernel(path, code, qio_code(code, (uint32_t)segs));
+	for (a = 0; a < 2; a++) {
+		char *v[] = { (char *)qemu, "-M", "microvm", "-accel",
+		    (char *)accel[a], "-kernel", path, "-nodefaults",
+		    "-no-user-config", "-display", "none", "-chardev",
+		    "stdio,id=con,signal=off", "-device",
+		    "isa-debugcon,iobase=123,chardev=con", NULL };
+
+		memcpy(argv[a], v, sizeof(v));
+		pr[a].name = accel[a];
+		pr[a].argv = argv[a];
+		pr[a].marker = "\n";
+		s[a] = samples_alloc(runs * segs);
+	}
+	for (i = 0; i < runs; i++) {
+		for (j = 0; j < 2; j++) {
+			a = (i + j) % 2;	/* ABBA */
+			if (qio_run(&pr[a], segs, s[a], &ns[a]) == -1) {
+				printf("SKIP qemu_io QEMU -accel %s did not run "
+				    "the guest to its end\n", accel[a]);
+				goto out;
+			}
+		}
+	}
+	printf("INFO qemu_io: QEMU -M microvm, %zu runs per accelerator, "
+	    "%zu bursts of %d OUTs per run\n", runs, segs, QIO_BURST);
+	report("qemu_io", s[0], ns[0], s[1], ns[1], 1000.0, "us");
+out:
+	unlink(path);
+	free(s[0]);
+	free(s[1]);
+}
+
+/* -------------------------------------------------------------------------
  * Main.
  * ------------------------------------------------------------------------- */
 
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: nvbench out|mmio|state|msr|stop|machines "
+	fprintf(stderr, "usage: nvbench out|mmio|state|msr|parts|stop|machines "
 	    "[-n N] [-b BLOCK] [-R ROUNDS]\n"
 	    "       nvbench start|rss -t TOYVIRT -r RAW_BOOT -k KERNEL "
-	    "[-Q QEMU] [-n RUNS]\n");
+	    "[-Q QEMU] [-n RUNS]\n"
+	    "       nvbench qemuio -Q QEMU [-n RUNS] [-b BURSTS]\n");
 	exit(2);
 }
 
@@ -1397,6 +1621,8 @@ main(int argc, char **argv)
 		    block ? block : 1000);
 	else if (strcmp(mode, "msr") == 0)
 		bench_loop("msr", LOOP_MSR, n ? n : 100000, block ? block : 1000);
+	else if (strcmp(mode, "parts") == 0)
+		bench_parts(n ? n : 100000, block ? block : 1000);
 	else if (strcmp(mode, "stop") == 0)
 		bench_stop(n ? n : 3000, block ? block : 10);
 	else if (strcmp(mode, "machines") == 0)
@@ -1406,6 +1632,8 @@ main(int argc, char **argv)
 		if (toyvirt == NULL || raw == NULL || kernel == NULL)
 			usage();
 		bench_start(toyvirt, raw, kernel, qemu, n ? n : 31);
+	} else if (strcmp(mode, "qemuio") == 0) {
+		bench_qemuio(qemu, n ? n : 5, block ? block : 50);
 	} else if (strcmp(mode, "rss") == 0) {
 		if (toyvirt == NULL || raw == NULL || kernel == NULL)
 			usage();

@@ -1,14 +1,15 @@
 #!/bin/bash
 # interop/run.sh - make interop: builds Debian's QEMU 7.2 against this libnvmm and compares guests under -accel nvmm, tcg and kvm.
 #
-# Usage: interop/run.sh [--runs] BUILD_DIR
+# Usage: interop/run.sh [--runs | --build] BUILD_DIR
 #        (BUILD_DIR holds libnvmm.so, smallkern, interop/pvhguest: `make
 #        interop` builds them)
 #
 # QEMU is built here; the guest runs need KVM, so on a host without a
 # usable /dev/kvm they happen in the AMD-V test machine: the script calls
 # itself there with --runs (guest runs only) through vm/run, and adds the
-# machine's counts to its own.  VM=0 forbids the machine: the nvmm and kvm
+# machine's counts to its own.  --build only fetches and builds QEMU (make
+# bench's QEMU row uses it) and prints its path.  VM=0 forbids the machine: the nvmm and kvm
 # runs then fail (they are never skipped).
 #
 # Everything downloaded or built goes to BUILD_DIR/interop:
@@ -35,8 +36,10 @@ export DEBIAN_FRONTEND=noninteractive
 ulimit -c 0
 
 RUNS_ONLY=0
+BUILD_ONLY=0
 [ "${1:-}" = --runs ] && { RUNS_ONLY=1; shift; }
-[ $# -eq 1 ] || { echo "usage: $0 [--runs] BUILD_DIR" >&2; exit 2; }
+[ "${1:-}" = --build ] && { BUILD_ONLY=1; shift; }
+[ $# -eq 1 ] || { echo "usage: $0 [--runs | --build] BUILD_DIR" >&2; exit 2; }
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=$(cd "$1" && pwd) || exit 2
 W=$B/interop
@@ -57,6 +60,7 @@ kvm_usable() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
 echo "== interop: QEMU's NVMM accelerator on this libnvmm ($B)"
 
 for f in "$B/libnvmm.so" "$B/smallkern" "$W/pvhguest"; do
+	[ $BUILD_ONLY = 1 ] && [ "$f" != "$B/libnvmm.so" ] && continue
 	[ -e "$f" ] || die "setup: $f missing (run it through make interop)"
 done
 
@@ -187,6 +191,10 @@ ninja -C "$W/qemu" qemu-system-x86_64 > "$W/build.log" 2>&1 ||
 info "$(tail -1 "$W/build.log") ($(( $(date +%s) - t0 )) s)"
 export LD_LIBRARY_PATH=$B${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 info "$("$QEMU" --version | head -1)"
+if [ $BUILD_ONLY = 1 ]; then
+	echo "$QEMU"
+	exit 0
+fi
 
 # ------------------------------------------------------------------------
 # Static checks: what QEMU imports, what the library exports.

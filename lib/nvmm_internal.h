@@ -51,6 +51,8 @@ struct nvmm_mach_priv {
 	size_t areas_cap;
 	struct nvmm_hva hvas[NVMM_MAX_HVAS];
 	size_t nhvas;
+	uint64_t map_gen;	/* bumped by every unmap: host addresses of
+				   guest RAM kept from before are stale */
 
 	/* VCPUs, indexed by id; creation and destruction take vcpu_lock. */
 	pthread_mutex_t vcpu_lock;
@@ -186,6 +188,21 @@ int nvmm_mem_read_phys(struct nvmm_mach_priv *, gpaddr_t gpa, void *buf,
  */
 size_t nvmm_mem_read_linear(struct nvmm_mach_priv *, struct nvmm_vcpu_priv *,
     gvaddr_t gva, void *buf, size_t len);
+
+/*
+ * nvmm_mem_read_linear(), and where the bytes are in host memory when
+ * they lie in one page of guest RAM (*hva, else NULL), with the map
+ * generation under which that address stays valid (*gen).
+ */
+size_t nvmm_mem_read_linear_hva(struct nvmm_mach_priv *,
+    struct nvmm_vcpu_priv *, gvaddr_t gva, void *buf, size_t len,
+    const uint8_t **hva, uint64_t *gen);
+
+/* Are the n1 bytes at hva1 and the n2 at hva2 (from
+   nvmm_mem_read_linear_hva() under generation gen) still b1 and b2? */
+bool nvmm_mem_same(struct nvmm_mach_priv *, uint64_t gen,
+    const uint8_t *hva1, const uint8_t *b1, size_t n1,
+    const uint8_t *hva2, const uint8_t *b2, size_t n2);
 
 /*
  * Walks the VCPU's page tables for gva and says whether a paging-structure

@@ -7,10 +7,15 @@
  * - One KVM VM per machine, no in-kernel irqchip; one KVM VCPU per VCPU,
  *   with the NVMM VCPU id as KVM vcpu id.
  * - State: GPRS, SEGS, most of CRS, EFER and the interrupt state travel
- *   through KVM's SYNC_REGS area of kvm_run, so reading and writing them
- *   at an exit costs no ioctl.  Only what the client changed is written
- *   back, right before the next KVM_RUN.  DRS, the other MSRs, XCR0 and
- *   the FPU use ioctls, on demand.
+ *   through KVM's SYNC_REGS area of kvm_run.  KVM stores REGS and EVENTS
+ *   there at every exit; SREGS (segments, CRs, EFER) only after an exit
+ *   whose handling read them, else they are fetched when first read
+ *   (sregs_load).  An exit whose instruction was seen before is decoded
+ *   from the VCPU's instruction cache (x86_icache.c) without them, so a
+ *   repeated I/O, MMIO or MSR exit costs one KVM_RUN and no other system
+ *   call.  Only what the client changed is written back, right before
+ *   the next KVM_RUN.  DRS, the other MSRs, XCR0 and the FPU use ioctls,
+ *   on demand.
  * - Events are written into the synced kvm_vcpu_events as well.
  * - KVM decodes and completes I/O and MMIO instructions itself.  The
  *   assists hand KVM's data to the client's callbacks; KVM finishes the
@@ -44,6 +49,7 @@
 #include "nvmm_internal.h"
 #include "nvmm_x86.h"
 #include "x86_decode.h"
+#include "x86_icache.h"
 
 /* -------------------------------------------------------------------------
  * Constants of the mapping onto KVM.
@@ -95,6 +101,9 @@ struct kvm_vcpu_be {
 
 	uint64_t cached;	/* NVMM groups valid in common.state */
 	uint64_t dirty;		/* groups set by the client, not yet loaded */
+	bool sregs_fresh;	/* run->s.regs.sregs are KVM's current ones */
+	bool sregs_wanted;	/* read since the last KVM_RUN (sregs_load) */
+	struct x86_icache icache;	/* the instructions of recent exits */
 
 	/* Where KVM stands. */
 	enum kvm_compl compl;
@@ -190,6 +199,36 @@ kvm_ioctl(int fd, unsigned long req, void *arg)
 		ret = ioctl(fd, req, arg);
 	} while (ret == -1 && errno == EINTR);
 	return ret;
+}
+
+/*
+ * Once the guest has enabled XSAVE (CR4.OSXSAVE, seen whenever SREGS are
+ * at hand), it may change XCR0 without an exit: KVM's is read from then
+ * on rather than the last one loaded.
+ */
+static void
+sregs_seen(struct kvm_vcpu_be *kv)
+{
+	if (kv->run->s.regs.sregs.cr4 & X86_CR4_OSXSAVE)
+		kv->xcr0_volatile = true;
+}
+
+/*
+ * Makes run->s.regs.sregs KVM's current SREGS: stored by KVM at the exit
+ * when the last one needed them, else fetched now (once per exit).  The
+ * next KVM_RUN asks KVM to store them again.
+ */
+static int
+sregs_load(struct kvm_vcpu_be *kv)
+{
+	kv->sregs_wanted = true;
+	if (kv->sregs_fresh)
+		return 0;
+	if (kvm_ioctl(kv->fd, KVM_GET_SREGS, &kv->run->s.regs.sregs) == -1)
+		return -1;
+	kv->sregs_fresh = true;
+	sregs_seen(kv);
+	return 0;
 }
 
 /* -------------------------------------------------------------------------
@@ -671,6 +710,7 @@ cpuid_load(struct kvm_vcpu_be *kv)
 	free(kv->cpuid);
 	kv->cpuid = t;
 	kv->cpuid_dirty = false;
+
 	if (kv->topo_nvcpus == 0)
 		kv->topo_nvcpus = kv->common.mach->nvcpus;
 	return 0;
@@ -1280,6 +1320,9 @@ kvm_vcpu_getstate(struct nvmm_vcpu_priv *v, uint64_t flags)
 	}
 	if (need & NVMM_X64_STATE_GPRS)
 		gprs_from_kvm(st->gprs, &s->regs);
+	if ((need & (NVMM_X64_STATE_SEGS | NVMM_X64_STATE_CRS |
+	    NVMM_X64_STATE_MSRS)) && sregs_load(kv) == -1)
+		return -1;
 	if (need & NVMM_X64_STATE_SEGS)
 		segs_from_kvm(st->segs, &s->sregs);
 	if (need & NVMM_X64_STATE_CRS) {
@@ -1361,7 +1404,13 @@ state_flush(struct kvm_vcpu_be *kv)
 	}
 	if (d & (NVMM_X64_STATE_SEGS | NVMM_X64_STATE_CRS |
 	    NVMM_X64_STATE_MSRS)) {
-		struct kvm_sregs sr = s->sregs;
+		struct kvm_sregs sr;
+
+		if (sregs_load(kv) == -1)
+			return -1;
+		/* A new mode or address space: decode afresh. */
+		x86_icache_flush(&kv->icache);
+		sr = s->sregs;
 
 		if (d & NVMM_X64_STATE_SEGS)
 			segs_to_kvm(&sr, st->segs);
@@ -1423,6 +1472,9 @@ kvm_vcpu_paging(struct nvmm_vcpu_priv *v, uint64_t *cr0, uint64_t *cr3,
 	const struct nvmm_x64_state *st = &v->state;
 	const struct kvm_sregs *sr = &kv->run->s.regs.sregs;
 
+	if ((~kv->cached & (NVMM_X64_STATE_CRS | NVMM_X64_STATE_MSRS)) &&
+	    sregs_load(kv) == -1)
+		return -1;
 	/* The client's pending values win, as getstate would show them. */
 	if (kv->cached & NVMM_X64_STATE_CRS) {
 		*cr0 = st->crs[NVMM_X64_CR_CR0];
@@ -1475,6 +1527,7 @@ vcpu_revive(struct kvm_vcpu_be *kv)
 	}
 
 	memset(&kv->common, 0, sizeof(kv->common));
+	x86_icache_flush(&kv->icache);
 	kv->tpr_exit = false;
 	kv->compl = COMPL_NONE;
 	kv->msr_fixup = false;
@@ -1551,8 +1604,7 @@ kvm_vcpu_create(struct nvmm_mach_priv *m, nvmm_cpuid_t cpuid,
 		close(kv->fd);
 		goto fail;
 	}
-	kv->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS |
-	    KVM_SYNC_X86_EVENTS;
+	kv->sregs_fresh = true;
 	kv->run->cr8 = 0;
 	kv->xcr0 = 1;
 	kv->cpuid_dirty = true;
@@ -1642,13 +1694,17 @@ kvm_run_once(struct kvm_vcpu_be *kv)
 {
 	int ret;
 
+	kv->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_EVENTS |
+	    (kv->sregs_wanted ? KVM_SYNC_X86_SREGS : 0);
 	do {
 		ret = ioctl(kv->fd, KVM_RUN, 0);
 	} while (ret == -1 && errno == EAGAIN);
 	kv->run->kvm_dirty_regs = 0;
 	kv->cached = kv->dirty;	/* what the client set is still its own */
-	if (kv->run->s.regs.sregs.cr4 & X86_CR4_OSXSAVE)
-		kv->xcr0_volatile = true;
+	/* KVM stores the synced groups on its way out, EINTR included. */
+	kv->sregs_fresh = kv->sregs_wanted && (ret == 0 || errno == EINTR);
+	if (kv->sregs_fresh)
+		sregs_seen(kv);
 	if (ret == -1)
 		return errno == EINTR ? 1 : -1;
 	return 0;
@@ -1777,6 +1833,10 @@ delivery_stuck(struct kvm_vcpu_be *kv)
 	uint64_t vec, size, la;
 	int e = errno, r;
 
+	if (sregs_load(kv) == -1) {
+		errno = e;
+		return false;
+	}
 	if (ev->exception.injected || ev->exception.pending)
 		vec = ev->exception.nr;
 	else if (ev->nmi.injected)
@@ -1845,6 +1905,8 @@ fetch_insn(struct kvm_vcpu_be *kv, uint64_t rip, uint8_t *buf, size_t len)
 	const struct kvm_sync_regs *s = &kv->run->s.regs;
 	uint64_t la = rip;
 
+	if (sregs_load(kv) == -1)
+		return 0;
 	if (cs_mode(&s->sregs) != X86_MODE_64)
 		la = (s->sregs.cs.base + la) & 0xffffffffULL;
 	return nvmm_mem_read_linear(kv->common.mach, &kv->common, la, buf,
@@ -1901,6 +1963,63 @@ fetch_before(struct kvm_vcpu_be *kv, uint64_t rip, uint8_t *buf, size_t len)
 	return fetch_insn(kv, rip - want, buf, want) == want ? want : 0;
 }
 
+/* Only 64-bit code at CPL0 is cached: there the linear address is RIP
+   and no segment base takes part (docs/kvm-hosts.md). */
+static bool
+icache_mode_ok(const struct kvm_sregs *sr)
+{
+	return cs_mode(sr) == X86_MODE_64 && sr->cs.dpl == 0 &&
+	    sr->ss.dpl == 0;
+}
+
+/* The cached decode of the instruction at rip, if still good. */
+static const struct x86_icache_entry *
+icache_find(struct kvm_vcpu_be *kv, uint64_t rip, enum x86_icache_kind kind)
+{
+	const struct kvm_sregs *sr = &kv->run->s.regs.sregs;
+	const struct x86_icache_entry *e;
+
+	if ((e = x86_icache_find(&kv->icache, kv->common.mach, rip,
+	    kind)) == NULL)
+		return NULL;
+	/* Where KVM stored SREGS anyway, the mode is checked as well. */
+	if (kv->sregs_fresh && (!icache_mode_ok(sr) || sr->cr3 != e->cr3)) {
+		x86_icache_flush(&kv->icache);
+		return NULL;
+	}
+	return e;
+}
+
+/*
+ * Keeps a decode: the len bytes it used, starting skip bytes before rip,
+ * are read again with their host address and must equal those decoded.
+ * SREGS are loaded (the decode needed them).
+ */
+static struct x86_icache_entry *
+icache_put(struct kvm_vcpu_be *kv, uint64_t rip, const uint8_t *decoded,
+    size_t len, size_t skip, enum x86_icache_kind kind)
+{
+	const struct kvm_sregs *sr = &kv->run->s.regs.sregs;
+	struct nvmm_mach_priv *m = kv->common.mach;
+	uint8_t buf[X86_ICACHE_BYTES];
+	const uint8_t *hva_before = NULL, *hva_at;
+	uint64_t gen, gen2 = 0;
+
+	if (!icache_mode_ok(sr) || len > sizeof(buf) || skip > rip ||
+	    skip >= len)
+		return NULL;
+	/* The bytes before RIP may be on the page before. */
+	if (skip > 0 && nvmm_mem_read_linear_hva(m, &kv->common, rip - skip,
+	    buf, skip, &hva_before, &gen2) != skip)
+		return NULL;
+	if (nvmm_mem_read_linear_hva(m, &kv->common, rip, buf + skip,
+	    len - skip, &hva_at, &gen) != len - skip ||
+	    (skip > 0 && gen2 != gen) || memcmp(buf, decoded, len) != 0)
+		return NULL;
+	return x86_icache_put(&kv->icache, rip, sr->cr3, gen, hva_before,
+	    hva_at, buf, len, skip, kind);
+}
+
 /* What KVM has left to do for an I/O exit; retired: RIP is past it. */
 static void
 exit_io_completion(struct kvm_vcpu_be *kv, bool retired)
@@ -1921,40 +2040,66 @@ exit_io_completion(struct kvm_vcpu_be *kv, bool retired)
 		memset((uint8_t *)run + run->io.data_offset, 0xff, bytes);
 }
 
+/* The NVMM fields of the I/O instruction found (or not) by the decode. */
+static void
+exit_io_fields(struct nvmm_x86_exit_io *io, uint64_t rip,
+    enum x86_io_where where, const struct x86_insn_io *d)
+{
+	io->npc = rip;
+	if (where == X86_IO_AT_RIP)
+		io->npc = rip + d->len;
+	if (where != X86_IO_UNKNOWN) {
+		io->str = d->str;
+		io->rep = d->rep;
+		io->seg = d->seg;
+		io->address_size = d->address_size;
+	}
+}
+
+/* Can no OUT end at RIP, judging by the two bytes before it?  (An OUT's
+   last byte is its opcode, or the imm8 after E6/E7.) */
+static bool
+no_out_ends_at(const uint8_t *before, size_t n)
+{
+	if (n < 2)
+		return false;
+	switch (before[n - 1]) {
+	case 0x6e: case 0x6f: case 0xee: case 0xef:
+		return false;
+	}
+	return before[n - 2] != 0xe6 && before[n - 2] != 0xe7;
+}
+
 /*
- * KVM reports port, size, direction and count, not the NVMM fields that
- * describe the instruction: find the instruction (at RIP, or before it
- * when KVM has retired it already) and decode it.
+ * The slow path: find the instruction (at RIP, or before it when KVM has
+ * retired it already) in guest memory and decode it.  A plain IN/OUT
+ * that is at RIP and that nothing before RIP could be taken for goes to
+ * the instruction cache.
  */
-static int
-exit_io(struct kvm_vcpu_be *kv)
+static enum x86_io_where
+exit_io_decode(struct kvm_vcpu_be *kv)
 {
 	struct kvm_run *run = kv->run;
 	struct nvmm_x86_exit_io *io = &kv->common.exit.u.io;
 	const struct kvm_regs *r = &run->s.regs.regs;
 	uint8_t at[X86_MAX_INSN_LEN], before[X86_MAX_INSN_LEN];
+	uint8_t win[X86_ICACHE_BYTES];
+	struct x86_icache_entry *e;
 	struct x86_io_site site;
 	struct x86_insn_io d;
 	enum x86_io_where where;
-	int mode = cs_mode(&run->s.regs.sregs);
-
-	kv->common.exit.reason = NVMM_VCPU_EXIT_IO;
-	io->in = run->io.direction == KVM_EXIT_IO_IN;
-	io->port = run->io.port;
-	io->operand_size = run->io.size;
-	io->seg = -1;
-	io->rep = false;
-	io->str = false;
-	io->address_size = mode;	/* X86_MODE_* is the size in bytes */
-	io->npc = r->rip;
+	size_t skip;
 
 	memset(&site, 0, sizeof(site));
 	site.at = at;
 	site.nat = fetch_insn(kv, r->rip, at, sizeof(at));
+	if (site.nat == 0 && !kv->sregs_fresh)
+		return X86_IO_UNKNOWN;	/* no SREGS: the fields stay unknown */
 	site.before = before;
 	if (!io->in)
 		site.nbefore = fetch_before(kv, r->rip, before, sizeof(before));
-	site.mode = mode;
+	site.mode = cs_mode(&run->s.regs.sregs);
+	io->address_size = site.mode;	/* X86_MODE_* is the size in bytes */
 	site.in = io->in;
 	site.port = io->port;
 	site.operand_size = io->operand_size;
@@ -1963,14 +2108,51 @@ exit_io(struct kvm_vcpu_be *kv)
 	site.src_matches = outs_src_matches;
 	site.arg = kv;
 	where = x86_io_locate(&site, &d);
-	if (where == X86_IO_AT_RIP)
-		io->npc = r->rip + d.len;
-	if (where != X86_IO_UNKNOWN) {
-		io->str = d.str;
-		io->rep = d.rep;
-		io->seg = d.seg;
-		io->address_size = d.address_size;
+	exit_io_fields(io, r->rip, where, &d);
+	if (where != X86_IO_AT_RIP || d.str ||
+	    (!io->in && !no_out_ends_at(before, site.nbefore)))
+		return where;
+	skip = io->in ? 0 : 2;
+	memcpy(win, before + site.nbefore - skip, skip);
+	memcpy(win + skip, at, d.len);
+	e = icache_put(kv, r->rip, win, skip + d.len, skip, X86_ICACHE_IO);
+	if (e != NULL) {
+		e->u.io.d = d;
+		e->u.io.port = io->port;
 	}
+	return where;
+}
+
+/*
+ * KVM reports port, size, direction and count, not the NVMM fields that
+ * describe the instruction: those come from the instruction cache when
+ * this RIP was decoded before, else from exit_io_decode().
+ */
+static int
+exit_io(struct kvm_vcpu_be *kv)
+{
+	struct kvm_run *run = kv->run;
+	struct nvmm_x86_exit_io *io = &kv->common.exit.u.io;
+	uint64_t rip = run->s.regs.regs.rip;
+	const struct x86_icache_entry *e;
+	enum x86_io_where where = X86_IO_AT_RIP;
+
+	kv->common.exit.reason = NVMM_VCPU_EXIT_IO;
+	io->in = run->io.direction == KVM_EXIT_IO_IN;
+	io->port = run->io.port;
+	io->operand_size = run->io.size;
+	io->seg = -1;
+	io->rep = false;
+	io->str = false;
+	io->address_size = X86_MODE_64;
+	io->npc = rip;
+	e = icache_find(kv, rip, X86_ICACHE_IO);
+	if (e != NULL && e->u.io.port == io->port &&
+	    e->u.io.d.in == io->in &&
+	    e->u.io.d.operand_size == io->operand_size)
+		exit_io_fields(io, rip, where, &e->u.io.d);
+	else
+		where = exit_io_decode(kv);
 	exit_io_completion(kv, where == X86_IO_BEFORE_RIP);
 	return RUN_EXIT;
 }
@@ -1981,8 +2163,12 @@ exit_mmio(struct kvm_vcpu_be *kv)
 	struct kvm_run *run = kv->run;
 	struct nvmm_x86_exit_memory *mem = &kv->common.exit.u.mem;
 
-	uint8_t insn[15];
+	uint64_t rip = run->s.regs.regs.rip;
+	const struct x86_icache_entry *e;
+	struct x86_icache_entry *ne;
+	uint8_t insn[X86_MAX_INSN_LEN];
 	size_t n;
+	bool ro;
 
 	kv->common.exit.reason = NVMM_VCPU_EXIT_MEMORY;
 	mem->prot = run->mmio.is_write ? PROT_WRITE : PROT_READ;
@@ -1997,9 +2183,17 @@ exit_mmio(struct kvm_vcpu_be *kv)
 		/* RIP is on the instruction.  Unless it only loads (a write
 		   or a second fragment may follow, within the same assist
 		   on NVMM), the assist completes it at once. */
-		n = fetch_insn(kv, run->s.regs.regs.rip, insn, sizeof(insn));
-		kv->compl_now = !x86_insn_mem_readonly(insn, n,
+		if ((e = icache_find(kv, rip, X86_ICACHE_MEM)) != NULL) {
+			kv->compl_now = !e->u.mem_readonly;
+			return RUN_EXIT;
+		}
+		n = fetch_insn(kv, rip, insn, sizeof(insn));
+		ro = n > 0 && x86_insn_mem_readonly(insn, n,
 		    cs_mode(&run->s.regs.sregs));
+		kv->compl_now = !ro;
+		if (n > 0 && (ne = icache_put(kv, rip, insn, n, 0,
+		    X86_ICACHE_MEM)) != NULL)
+			ne->u.mem_readonly = ro;
 	}
 	return RUN_EXIT;
 }
@@ -2047,16 +2241,27 @@ exit_msr(struct kvm_vcpu_be *kv)
 	struct kvm_run *run = kv->run;
 	struct nvmm_x86_exit *x = &kv->common.exit;
 	const struct kvm_regs *r = &run->s.regs.regs;
-	uint8_t insn[15], len = 2;
+	const struct x86_icache_entry *e;
+	struct x86_icache_entry *ne;
+	uint8_t insn[X86_MAX_INSN_LEN], len = 2;
 	bool is_write;
 	size_t n;
 
 	if (msr_internal(kv))
 		return RUN_AGAIN;	/* KVM completes it at the next run */
-	n = fetch_insn(kv, r->rip, insn, sizeof(insn));
-	if (x86_decode_msr(insn, n, cs_mode(&run->s.regs.sregs), &len,
-	    &is_write) == -1)
-		len = 2;
+	if ((e = icache_find(kv, r->rip, X86_ICACHE_MSR)) != NULL) {
+		len = e->u.msr_len;
+	} else {
+		n = fetch_insn(kv, r->rip, insn, sizeof(insn));
+		if (n > 0 && x86_decode_msr(insn, n,
+		    cs_mode(&run->s.regs.sregs), &len, &is_write) == 0) {
+			if ((ne = icache_put(kv, r->rip, insn, len, 0,
+			    X86_ICACHE_MSR)) != NULL)
+				ne->u.msr_len = len;
+		} else {
+			len = 2;
+		}
+	}
 	kv->msr_rd = run->exit_reason == KVM_EXIT_X86_RDMSR;
 	kv->msr_regs = *r;
 	kv->msr_npc = r->rip + len;
@@ -2147,11 +2352,11 @@ exit_int_window(struct kvm_vcpu_be *kv)
 
 /* The linear address of RIP. */
 static uint64_t
-linear_rip(const struct kvm_vcpu_be *kv)
+linear_rip(struct kvm_vcpu_be *kv)
 {
 	const struct kvm_sync_regs *s = &kv->run->s.regs;
 
-	if (cs_mode(&s->sregs) == X86_MODE_64)
+	if (sregs_load(kv) == -1 || cs_mode(&s->sregs) == X86_MODE_64)
 		return s->regs.rip;
 	return (s->sregs.cs.base + s->regs.rip) & 0xffffffffULL;
 }
@@ -2308,7 +2513,8 @@ run_invalid_state(struct kvm_vcpu_be *kv)
 	kv->cached = 0;
 	kv->run->kvm_dirty_regs = 0;
 	(void)kvm_ioctl(kv->fd, KVM_GET_REGS, &kv->run->s.regs.regs);
-	(void)kvm_ioctl(kv->fd, KVM_GET_SREGS, &kv->run->s.regs.sregs);
+	kv->sregs_fresh = kvm_ioctl(kv->fd, KVM_GET_SREGS,
+	    &kv->run->s.regs.sregs) == 0;
 	(void)kvm_ioctl(kv->fd, KVM_GET_VCPU_EVENTS, &kv->run->s.regs.events);
 	kv->run->cr8 = kv->run->s.regs.sregs.cr8;
 	x->reason = NVMM_VCPU_EXIT_INVALID;
@@ -2434,6 +2640,7 @@ run_guest(struct kvm_vcpu_be *kv)
 		kv->msr_fixup = false;
 	}
 	ret = kvm_run_once(kv);
+	kv->sregs_wanted = false;	/* until this exit reads them */
 	kv->compl = COMPL_NONE;
 	kv->ran = true;
 	if (ret == -1)

@@ -113,6 +113,7 @@ nvmm_hva_unmap(struct nvmm_machine *mach, uintptr_t hva, size_t size)
 	for (i = 0; i < m->nhvas; i++) {
 		if (m->hvas[i].hva == hva && m->hvas[i].size == size) {
 			m->hvas[i] = m->hvas[--m->nhvas];
+			m->map_gen++;
 			pthread_mutex_lock(&m->vcpu_lock);
 			nvmm_mach_update_registry(m);
 			pthread_mutex_unlock(&m->vcpu_lock);
@@ -221,6 +222,7 @@ nvmm_gpa_unmap(struct nvmm_machine *mach, uintptr_t hva, gpaddr_t gpa,
 			return -1;
 		}
 		*a = m->areas[--m->nareas];
+		m->map_gen++;
 		pthread_rwlock_unlock(&m->mem_lock);
 		return 0;
 	}
@@ -283,31 +285,60 @@ nvmm_mem_read_phys(struct nvmm_mach_priv *m, gpaddr_t gpa, void *buf,
 }
 
 size_t
-nvmm_mem_read_linear(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v,
-    gvaddr_t gva, void *buf, size_t len)
+nvmm_mem_read_linear_hva(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v,
+    gvaddr_t gva, void *buf, size_t len, const uint8_t **hva, uint64_t *gen)
 {
 	struct x86_walk_regs r;
+	struct nvmm_area *a;
 	uint8_t *out = buf;
 	size_t done = 0, chunk;
 	gpaddr_t gpa;
 	nvmm_prot_t prot;
 
+	*hva = NULL;
 	if (nvmm_be->vcpu_paging(v, &r.cr0, &r.cr3, &r.cr4, &r.efer) == -1)
 		return 0;
 	pthread_rwlock_rdlock(&m->mem_lock);
+	*gen = m->map_gen;
 	while (done < len) {
 		chunk = NVMM_PAGE_SIZE - ((gva + done) & NVMM_PAGE_MASK);
 		if (chunk > len - done)
 			chunk = len - done;
 		if (x86_gva_to_gpa(&r, read_phys_locked, m, gva + done, &gpa,
-		    &prot) == -1)
+		    &prot) == -1 || (a = area_find(m, gpa, chunk)) == NULL)
 			break;
-		if (read_phys_locked(m, gpa, out + done, chunk) == -1)
-			break;
+		memcpy(out + done, (const void *)(a->hva + (gpa - a->gpa)),
+		    chunk);
+		if (done == 0 && chunk == len)
+			*hva = (const uint8_t *)(a->hva + (gpa - a->gpa));
 		done += chunk;
 	}
 	pthread_rwlock_unlock(&m->mem_lock);
 	return done;
+}
+
+size_t
+nvmm_mem_read_linear(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v,
+    gvaddr_t gva, void *buf, size_t len)
+{
+	const uint8_t *hva;
+	uint64_t gen;
+
+	return nvmm_mem_read_linear_hva(m, v, gva, buf, len, &hva, &gen);
+}
+
+bool
+nvmm_mem_same(struct nvmm_mach_priv *m, uint64_t gen,
+    const uint8_t *hva1, const uint8_t *b1, size_t n1,
+    const uint8_t *hva2, const uint8_t *b2, size_t n2)
+{
+	bool same;
+
+	pthread_rwlock_rdlock(&m->mem_lock);
+	same = m->map_gen == gen && (n1 == 0 || memcmp(hva1, b1, n1) == 0) &&
+	    (n2 == 0 || memcmp(hva2, b2, n2) == 0);
+	pthread_rwlock_unlock(&m->mem_lock);
+	return same;
 }
 
 /* A table read of nvmm_mem_tables_outside(): notes reads the backend

@@ -3,11 +3,13 @@
 #include <cpuid.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vmtest.h"
 #include "nvmm_internal.h"
 
-extern const char st_start[], st_end[], st_out[], st_cpuid[], st_rdmsr[];
+extern const char st_start[], st_end[], st_out[], st_cpuid[], st_rdmsr[],
+    st_outloop[], st_hlt[];
 
 #define GVA(l)	((uint64_t)((l) - st_start) + VMT_CODE)
 
@@ -177,7 +179,8 @@ round_trips(void)
 	vmt_destroy(&t);
 }
 
-/* GPRS/SEGS/CRS get and GPRS set at an exit cost no ioctl. */
+/* An I/O exit with the assist costs no ioctl; GPRS/SEGS/CRS get and set
+   at exits cost none either once the client reads them at every exit. */
 static void
 no_ioctl_exit_path(void)
 {
@@ -191,6 +194,26 @@ no_ioctl_exit_path(void)
 	vmt_setup_long(&t, GVA(st_out));
 	CHECK_EQ(run_io(&t), NVMM_VCPU_EXIT_IO);
 
+	/* Plain exits with the assist: not one ioctl besides KVM_RUN (KVM
+	   stores no SREGS, the instruction comes from the VCPU's cache). */
+	before = atomic_load(&nvmm_kvm_ioctls);
+	vmt_set_gpr(&t, NVMM_X64_GPR_RIP, GVA(st_outloop));
+	for (i = 0; i < 200; i++) {
+		CHECK_EQ(run_io(&t), NVMM_VCPU_EXIT_IO);
+		CHECK_EQ(t.vcpu.exit->u.io.npc, GVA(st_outloop) + 2);
+		CHECK_EQ(t.vcpu.exit->u.io.port, 0x40);
+		CHECK(!t.vcpu.exit->u.io.str && !t.vcpu.exit->u.io.rep &&
+		    t.vcpu.exit->u.io.address_size == 8, "io fields");
+		if (i == 0)	/* the first decode may fetch SREGS once */
+			before = atomic_load(&nvmm_kvm_ioctls);
+	}
+	CHECK_EQ(atomic_load(&nvmm_kvm_ioctls) - before, 0);
+	vmt_set_gpr(&t, NVMM_X64_GPR_RIP, GVA(st_out));
+	CHECK_EQ(run_io(&t), NVMM_VCPU_EXIT_IO);
+
+	/* A client that reads SEGS/CRS at exits: the first read fetches
+	   SREGS, after that KVM stores them at every exit. */
+	nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_SEGS);
 	before = atomic_load(&nvmm_kvm_ioctls);
 	for (i = 0; i < 2; i++) {
 		nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS |
@@ -219,6 +242,79 @@ no_ioctl_exit_path(void)
 			CHECK_EQ(vmt_run(&t), NVMM_VCPU_EXIT_RDMSR);
 	}
 	CHECK_EQ(atomic_load(&nvmm_kvm_ioctls) - before, 0);
+	vmt_destroy(&t);
+}
+
+/* One I/O exit of the code at gva: its npc, address size, operand size. */
+static void
+io_exit_is(struct vmt *t, uint64_t gva, uint64_t npc, int asize, int osize)
+{
+	/* First elsewhere, so that no completion is owed at gva. */
+	vmt_set_gpr(t, NVMM_X64_GPR_RIP, gva + 0x800);
+	CHECK_EQ(vmt_run(t), NVMM_VCPU_EXIT_HALTED);
+	vmt_set_gpr(t, NVMM_X64_GPR_RIP, gva);
+	CHECK_EQ(vmt_run(t), NVMM_VCPU_EXIT_IO);
+	CHECK_EQ(t->vcpu.exit->u.io.port, 0x41);
+	CHECK_EQ(t->vcpu.exit->u.io.npc, npc);
+	CHECK_EQ(t->vcpu.exit->u.io.address_size, asize);
+	CHECK_EQ(t->vcpu.exit->u.io.operand_size, osize);
+	CHECK_OK(nvmm_assist_io(&t->mach, &t->vcpu));
+}
+
+/*
+ * The exit fields come from the VCPU's instruction cache only while the
+ * guest still holds the instruction: rewritten in place, run in another
+ * mode, or under other maps, it is decoded afresh.
+ */
+static void
+icache_follows_the_guest(void)
+{
+	const uint64_t gva = VMT_DATA;
+	uint8_t *code;
+	struct vmt t;
+	int i;
+
+	vmt_create(&t, VMT_RAM, 5);
+	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS,
+	    &vmt_port_cbs);
+	code = t.ram + gva;
+	code[0x800] = 0xf4;				/* hlt */
+	memcpy(code, "\xe6\x41\xf4", 3);		/* out %al,$0x41; hlt */
+	vmt_setup_long(&t, gva);
+	vmt_set_gpr(&t, NVMM_X64_GPR_RDX, 0x41);
+	for (i = 0; i < 3; i++)
+		io_exit_is(&t, gva, gva + 2, 8, 1);
+	memcpy(code, "\xee\x90\xf4", 3);		/* out %al,(%dx) */
+	io_exit_is(&t, gva, gva + 1, 8, 1);
+	memcpy(code, "\x66\xe7\x41", 3);		/* out %ax,$0x41 */
+	io_exit_is(&t, gva, gva + 3, 8, 2);
+	io_exit_is(&t, gva, gva + 3, 8, 2);
+	/* The same bytes in 32-bit protected mode, then in long mode. */
+	memcpy(code, "\x67\xee\xf4", 3);		/* addr32 out %al,(%dx) */
+	io_exit_is(&t, gva, gva + 2, 4, 1);
+	io_exit_is(&t, gva, gva + 2, 4, 1);
+	vmt_setup_prot32(&t, gva);
+	CHECK_OK(nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_CRS |
+	    NVMM_X64_STATE_MSRS));
+	t.vcpu.state->crs[NVMM_X64_CR_CR4] = 0;		/* out of long mode */
+	t.vcpu.state->msrs[NVMM_X64_MSR_EFER] = 0;
+	CHECK_OK(nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_CRS |
+	    NVMM_X64_STATE_MSRS));
+	vmt_set_gpr(&t, NVMM_X64_GPR_RDX, 0x41);
+	io_exit_is(&t, gva, gva + 2, 2, 1);	/* addr16 there */
+	io_exit_is(&t, gva, gva + 2, 2, 1);
+	vmt_setup_long(&t, gva);
+	vmt_set_gpr(&t, NVMM_X64_GPR_RDX, 0x41);
+	io_exit_is(&t, gva, gva + 2, 4, 1);
+	/* Other maps: the RAM under gva unmapped, another page mapped. */
+	CHECK_OK(nvmm_gpa_unmap(&t.mach, (uintptr_t)t.ram, 0, t.ram_size));
+	memcpy(code + 0x1000, "\xee\xf4", 2);
+	code[0x1800] = 0xf4;
+	CHECK_OK(nvmm_gpa_map(&t.mach, (uintptr_t)t.ram, 0, gva,
+	    PROT_READ | PROT_WRITE | PROT_EXEC));
+	CHECK_OK(nvmm_gpa_map(&t.mach, (uintptr_t)t.ram + gva + 0x1000, gva,
+	    0x1000, PROT_READ | PROT_WRITE | PROT_EXEC));
+	io_exit_is(&t, gva, gva + 1, 8, 1);
 	vmt_destroy(&t);
 }
 
@@ -286,6 +382,7 @@ main(void)
 	vmt_init_or_skip();
 	round_trips();
 	no_ioctl_exit_path();
+	icache_follows_the_guest();
 	cpuid();
 	return vmt_done("t_state");
 }

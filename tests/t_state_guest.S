@@ -2,14 +2,19 @@
 
 	.text
 	.code64
-	.globl st_start, st_end, st_out, st_cpuid, st_rdmsr
+	.globl st_start, st_end, st_out, st_cpuid, st_rdmsr, st_outloop, st_hlt
 st_start:
 st_out:
 	out	%al, $0x40
 	out	%al, $0x40
 	out	%al, $0x40
+st_hlt:
 1:	hlt
 	jmp	1b
+
+st_outloop:
+	out	%al, $0x40
+	jmp	st_outloop
 
 /* CPUID leaf RDI, sub-leaf RSI; reports EAX..EDX on ports 0x50-0x53. */
 st_cpuid:
