@@ -249,8 +249,8 @@ else
 	fail "linux: no kernel or initramfs (see $W/vm-prepare.log; lcheck: $B/interop/lcheck)"
 fi
 
-# No KVM here: the guest runs go to the AMD-V test machine.
-if [ "${VM:-}" != 0 ] && { [ "${VM:-}" = 1 ] || ! kvm_usable; }; then
+# No VT-x/AMD-V KVM here: the guest runs go to the AMD-V test machine.
+if [ "${VM:-}" != 0 ] && { [ "${VM:-}" = 1 ] || ! "$TOP/vm/native-kvm"; }; then
 	counts=$W/vm-counts
 	rm -f "$counts"
 	echo "-- the guest runs happen in the AMD-V test machine (vm/)"
