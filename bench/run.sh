@@ -6,7 +6,11 @@
 # Knobs (environment): BENCH_EXITS (exits per side per loop, 100000),
 # BENCH_KICKS (stop kicks per side, 10000), BENCH_MACHINES (128),
 # BENCH_ROUNDS (machine rounds, 5), BENCH_STARTS (start-ups per program, 51),
-# QEMU (path of qemu-system-x86_64; default: found in PATH).
+# QEMU (path of qemu-system-x86_64; default: found in PATH),
+# QEMU_NVMM (a QEMU built with the NVMM accelerator on this libnvmm;
+# default BUILD_DIR/interop/qemu/qemu-system-x86_64, which `make bench`
+# builds with interop/run.sh --build), BENCH_QEMU_RUNS (QEMU runs per
+# accelerator, 5), BENCH_QEMU_BURSTS (bursts of 1000 OUTs per run, 50).
 # Nothing is installed here; a missing QEMU skips its row (not met).
 
 B=${1:-build}
@@ -17,6 +21,8 @@ MACHINES=${BENCH_MACHINES:-128}
 ROUNDS=${BENCH_ROUNDS:-5}
 STARTS=${BENCH_STARTS:-51}
 QEMU=${QEMU-$(command -v qemu-system-x86_64 2>/dev/null)}
+QEMU_NVMM=${QEMU_NVMM-$B/interop/qemu/qemu-system-x86_64}
+[ -x "$QEMU_NVMM" ] || QEMU_NVMM=
 
 for f in "$NB" "$B/toyvirt" "$B/bench/raw_boot" "$B/smallkern"; do
 	if [ ! -x "$f" ] && [ ! -f "$f" ]; then
@@ -48,7 +54,7 @@ step() {
 
 if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
 	echo "bench: /dev/kvm cannot be used; nothing measured" >&2
-	for k in out mmio state msr stop start_raw start_qemu machines rss; do
+	for k in out mmio state msr stop start_raw start_qemu machines rss qemu_io; do
 		echo "FAIL $k" >>"$RES"
 	done
 else
@@ -56,6 +62,7 @@ else
 	step mmio "$NB" mmio -n "$EXITS"
 	step state "$NB" state -n "$EXITS"
 	step msr "$NB" msr -n "$EXITS"
+	step parts "$NB" parts -n "$EXITS"
 	step stop "$NB" stop -n "$KICKS"
 	step start "$NB" start -t "$B/toyvirt" -r "$B/bench/raw_boot" \
 	    -k "$B/smallkern" -Q "$QEMU" -n "$STARTS"
@@ -63,6 +70,10 @@ else
 	    -n "$MACHINES" -R "$ROUNDS"
 	step rss "$NB" rss -t "$B/toyvirt" -r "$B/bench/raw_boot" \
 	    -k "$B/smallkern"
+	# QEMU loads the libnvmm.so of this build.
+	step qemu_io env LD_LIBRARY_PATH="$(cd "$B" && pwd)" "$NB" qemuio \
+	    -Q "$QEMU_NVMM" -n "${BENCH_QEMU_RUNS:-5}" \
+	    -b "${BENCH_QEMU_BURSTS:-50}"
 fi
 
 # ------------------------------------------------------------------------
@@ -77,7 +88,7 @@ where="this host"
 awk -v date="$(date -u '+%Y-%m-%d %H:%M UTC')" -v host="$(uname -r)" \
     -v kind="${kind:-unknown}" -v where="$where" '
 BEGIN {
-	nrow = split("out mmio state msr stop start_raw start_qemu machines rss", order, " ")
+	nrow = split("out mmio state msr stop start_raw start_qemu machines rss qemu_io", order, " ")
 	title["out"] = "OUT loop, run+assist_io"
 	title["mmio"] = "MMIO read loop, run+assist_mem"
 	title["state"] = "OUT loop + getstate/setstate GPRS"
@@ -87,10 +98,13 @@ BEGIN {
 	title["start_qemu"] = "start-up: toyvirt vs QEMU microvm"
 	title["machines"] = "128 machines: create..destroy"
 	title["rss"] = "toyvirt RSS beyond guest RAM"
-	goal["out"] = 1.03; goal["mmio"] = 1.03; goal["state"] = 1.08
-	goal["msr"] = 1.10; goal["stop"] = 1.1; goal["start_raw"] = 1.1
-	goal["start_qemu"] = 1 / 15; goal["machines"] = 1.2; goal["rss"] = 2048
+	title["qemu_io"] = "QEMU port-I/O loop: nvmm vs kvm"
+	goal["out"] = 1.03; goal["mmio"] = 1.03; goal["state"] = 1.05
+	goal["msr"] = 1.05; goal["stop"] = 1.1; goal["start_raw"] = 1.1
+	goal["start_qemu"] = 1 / 15; goal["machines"] = 1.1; goal["rss"] = 2048
+	goal["qemu_io"] = 1.5
 	gtext["start_qemu"] = "<=1/15"; gtext["rss"] = "<=2048KiB"
+	gtext["stop"] = "p99<=1.10"
 	base["start_qemu"] = "qemu"
 }
 $1 == "RESULT" && !($2 in title) { extra[nextra++] = $2 }
@@ -124,8 +138,8 @@ END {
 		} else {
 			ok = r <= goal[k] + 1e-9
 			rt = sprintf("%.3f", r)
-			if (k == "stop") {
-				ok = ok && r99 <= goal[k] + 1e-9
+			if (k == "stop") {	/* the goal is on p99 */
+				ok = r99 <= goal[k] + 1e-9
 				rt = sprintf("%.3f p99 %.3f", r, r99)
 			}
 			oc = cell(o50[k], o99[k], unit[k]); bc = cell(b50[k], b99[k], unit[k])

@@ -51,8 +51,12 @@ struct nvmm_mach_priv {
 	size_t areas_cap;
 	struct nvmm_hva hvas[NVMM_MAX_HVAS];
 	size_t nhvas;
-	uint64_t map_gen;	/* bumped by every unmap: host addresses of
-				   guest RAM kept from before are stale */
+	/* Bumped by every unmap: host addresses of guest RAM kept from
+	   before are stale.  nvmm_mem_same() reads guest RAM through such
+	   addresses without mem_lock, counted in gen_readers; an unmap
+	   bumps the generation, then waits for the count to drop. */
+	_Atomic uint64_t map_gen;
+	_Atomic unsigned int gen_readers;
 
 	/* VCPUs, indexed by id; creation and destruction take vcpu_lock. */
 	pthread_mutex_t vcpu_lock;

@@ -1,6 +1,7 @@
 /* nvmm_mem.c - host and guest-physical memory: HVA/GPA maps, translations. */
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -101,6 +102,16 @@ nvmm_hva_map(struct nvmm_machine *mach, uintptr_t hva, size_t size)
 	return 0;
 }
 
+/* Under mem_lock (write): host addresses kept from before go stale;
+   returns once no nvmm_mem_same() reads through them. */
+static void
+gen_bump(struct nvmm_mach_priv *m)
+{
+	atomic_fetch_add(&m->map_gen, 1);
+	while (atomic_load(&m->gen_readers) != 0)
+		sched_yield();
+}
+
 int
 nvmm_hva_unmap(struct nvmm_machine *mach, uintptr_t hva, size_t size)
 {
@@ -113,7 +124,7 @@ nvmm_hva_unmap(struct nvmm_machine *mach, uintptr_t hva, size_t size)
 	for (i = 0; i < m->nhvas; i++) {
 		if (m->hvas[i].hva == hva && m->hvas[i].size == size) {
 			m->hvas[i] = m->hvas[--m->nhvas];
-			m->map_gen++;
+			gen_bump(m);
 			pthread_mutex_lock(&m->vcpu_lock);
 			nvmm_mach_update_registry(m);
 			pthread_mutex_unlock(&m->vcpu_lock);
@@ -222,7 +233,7 @@ nvmm_gpa_unmap(struct nvmm_machine *mach, uintptr_t hva, gpaddr_t gpa,
 			return -1;
 		}
 		*a = m->areas[--m->nareas];
-		m->map_gen++;
+		gen_bump(m);
 		pthread_rwlock_unlock(&m->mem_lock);
 		return 0;
 	}
@@ -299,7 +310,7 @@ nvmm_mem_read_linear_hva(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v,
 	if (nvmm_be->vcpu_paging(v, &r.cr0, &r.cr3, &r.cr4, &r.efer) == -1)
 		return 0;
 	pthread_rwlock_rdlock(&m->mem_lock);
-	*gen = m->map_gen;
+	*gen = atomic_load(&m->map_gen);
 	while (done < len) {
 		chunk = NVMM_PAGE_SIZE - ((gva + done) & NVMM_PAGE_MASK);
 		if (chunk > len - done)
@@ -334,10 +345,14 @@ nvmm_mem_same(struct nvmm_mach_priv *m, uint64_t gen,
 {
 	bool same;
 
-	pthread_rwlock_rdlock(&m->mem_lock);
-	same = m->map_gen == gen && (n1 == 0 || memcmp(hva1, b1, n1) == 0) &&
+	/* Counted first, then the generation: an unmap either sees this
+	   reader and waits, or has bumped the generation before it is
+	   read here (both sequentially consistent). */
+	atomic_fetch_add(&m->gen_readers, 1);
+	same = atomic_load(&m->map_gen) == gen &&
+	    (n1 == 0 || memcmp(hva1, b1, n1) == 0) &&
 	    (n2 == 0 || memcmp(hva2, b2, n2) == 0);
-	pthread_rwlock_unlock(&m->mem_lock);
+	atomic_fetch_sub(&m->gen_readers, 1);
 	return same;
 }
 
