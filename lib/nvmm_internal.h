@@ -6,6 +6,8 @@
 #include <nvmm.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "nvmm_registry.h"
@@ -202,11 +204,45 @@ size_t nvmm_mem_read_linear_hva(struct nvmm_mach_priv *,
     struct nvmm_vcpu_priv *, gvaddr_t gva, void *buf, size_t len,
     const uint8_t **hva, uint64_t *gen);
 
-/* Are the n1 bytes at hva1 and the n2 at hva2 (from
-   nvmm_mem_read_linear_hva() under generation gen) still b1 and b2? */
-bool nvmm_mem_same(struct nvmm_mach_priv *, uint64_t gen,
+/*
+ * Are the n1 bytes at hva1 and the n2 at hva2 (from
+ * nvmm_mem_read_linear_hva() under generation gen) still b1 and b2?
+ * Inline: every cached exit asks.  The reader is counted first, then the
+ * generation read: an unmap either sees the reader and waits for it, or
+ * has bumped the generation before it is read here (both sequentially
+ * consistent), so no byte is read from RAM being unmapped.
+ */
+static inline bool
+nvmm_mem_bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	uint64_t x, y;
+
+	for (; n >= 8; a += 8, b += 8, n -= 8) {
+		__builtin_memcpy(&x, a, 8);
+		__builtin_memcpy(&y, b, 8);
+		if (x != y)
+			return false;
+	}
+	for (; n > 0; a++, b++, n--) {
+		if (*a != *b)
+			return false;
+	}
+	return true;
+}
+
+static inline bool
+nvmm_mem_same(struct nvmm_mach_priv *m, uint64_t gen,
     const uint8_t *hva1, const uint8_t *b1, size_t n1,
-    const uint8_t *hva2, const uint8_t *b2, size_t n2);
+    const uint8_t *hva2, const uint8_t *b2, size_t n2)
+{
+	bool same;
+
+	atomic_fetch_add(&m->gen_readers, 1);
+	same = atomic_load(&m->map_gen) == gen &&
+	    nvmm_mem_bytes_eq(hva1, b1, n1) && nvmm_mem_bytes_eq(hva2, b2, n2);
+	atomic_fetch_sub(&m->gen_readers, 1);
+	return same;
+}
 
 /*
  * Walks the VCPU's page tables for gva and says whether a paging-structure

@@ -109,6 +109,7 @@ struct kvm_vcpu_be {
 	enum kvm_compl compl;
 	bool compl_now;		/* the assist must complete at once */
 	bool compl_regs;	/* completing changes registers */
+	bool gprs_after_assist;	/* GPRS set after the assist gave the data */
 	struct kvm_regs msr_regs;	/* registers at the MSR exit */
 	uint64_t msr_npc;
 	bool msr_rd;
@@ -461,9 +462,20 @@ kvm_kick_install(void)
  * XCR0 set by the client still works there (KVM loads it at each entry),
  * so xcr0_mask does not change.  If the probe itself cannot run, the
  * hardware rule is assumed.
+ *
+ * The probe runs once per process, when it is first needed: in the first
+ * machine's own VM before the client maps anything (a VCPU with an id
+ * NVMM never uses, and a memory slot removed afterwards; KVM cannot
+ * destroy the VCPU, which stays idle), so that start-up costs no second
+ * KVM_CREATE_VM; or in a VM of its own when asked outside a machine.
  */
+#define KVM_PROBE_VCPU_ID	NVMM_MAX_VCPUS
+
+static pthread_mutex_t kvm_probe_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool kvm_probed;
+
 static bool
-kvm_xsetbv_exits(void)
+kvm_xsetbv_exits(int vm_fd)
 {
 	static const uint8_t code[] = { 0x0f, 0x01, 0xd1, 0xf4 };
 	struct kvm_userspace_memory_region mr;
@@ -472,12 +484,11 @@ kvm_xsetbv_exits(void)
 	struct kvm_xcrs x;
 	struct kvm_run *run = MAP_FAILED;
 	void *ram = MAP_FAILED;
-	int vm, vcpu = -1;
-	bool exits = true;
+	int vm = vm_fd, vcpu = -1;
+	bool exits = true, slot = false;
 	uint32_t i;
 
-	vm = ioctl(kvm_fd, KVM_CREATE_VM, 0);
-	if (vm == -1)
+	if (vm == -1 && (vm = ioctl(kvm_fd, KVM_CREATE_VM, 0)) == -1)
 		return true;
 	ram = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE |
 	    MAP_ANONYMOUS, -1, 0);
@@ -487,8 +498,11 @@ kvm_xsetbv_exits(void)
 	memset(&mr, 0, sizeof(mr));
 	mr.memory_size = 4096;
 	mr.userspace_addr = (uintptr_t)ram;
-	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &mr) == -1 ||
-	    (vcpu = ioctl(vm, KVM_CREATE_VCPU, 0)) == -1 ||
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &mr) == -1)
+		goto out;
+	slot = true;
+	if ((vcpu = ioctl(vm, KVM_CREATE_VCPU, vm_fd == -1 ? 0 :
+	    KVM_PROBE_VCPU_ID)) == -1 ||
 	    ioctl(vcpu, KVM_SET_CPUID2, kvm_supported) == -1)
 		goto out;
 	run = mmap(NULL, (size_t)kvm_run_size, PROT_READ | PROT_WRITE,
@@ -515,16 +529,38 @@ out:
 		munmap(run, (size_t)kvm_run_size);
 	if (vcpu != -1)
 		close(vcpu);
-	close(vm);
+	if (vm_fd == -1) {
+		close(vm);
+	} else if (slot) {
+		mr.memory_size = 0;	/* the slot goes; the client's come */
+		(void)ioctl(vm, KVM_SET_USER_MEMORY_REGION, &mr);
+	}
 	if (ram != MAP_FAILED)
 		munmap(ram, 4096);
 	return exits;
 }
 
+/* Runs the probe if nobody has: in vm_fd (a new machine's), or -1. */
+static bool
+kvm_xsave_probe(int vm_fd)
+{
+	pthread_mutex_lock(&kvm_probe_lock);
+	/* The probe VCPU's id must be one KVM accepts. */
+	if (vm_fd != -1 && ioctl(kvm_fd, KVM_CHECK_EXTENSION,
+	    KVM_CAP_MAX_VCPU_ID) <= KVM_PROBE_VCPU_ID)
+		vm_fd = -1;
+	if (!kvm_probed) {
+		kvm_xsave = kvm_xsetbv_exits(vm_fd);
+		kvm_probed = true;
+	}
+	pthread_mutex_unlock(&kvm_probe_lock);
+	return kvm_xsave;
+}
+
 bool
 nvmm_kvm_xsave(void)
 {
-	return kvm_xsave;
+	return kvm_xsave_probe(-1);
 }
 
 static int
@@ -554,7 +590,6 @@ kvm_init(void)
 	kvm_host_mxcsr_mask = kvm_host_mxcsr();
 	kvm_host = kvm_host_detect();
 	kvm_host_tcg = kvm_host_is_tcg();
-	kvm_xsave = kvm_xsetbv_exits();
 	kvm_dbg_control = kvm_debug_support();
 	/* Upstream KVM on AMD-V and VT-x skips a plain OUT when it
 	   completes it; other hosts are learned from their exits. */
@@ -632,7 +667,7 @@ cpuid_ctx(struct kvm_vcpu_be *kv, struct nvmm_x86_cpuid_ctx *ctx)
 			ext = s->entries[i].eax;
 	}
 	ctx->vcpu = kv->common.cpuid;
-	ctx->no_xsave = !kvm_xsave;
+	ctx->no_xsave = !kvm_xsave_probe(-1);
 	ctx->nvcpus = kv->topo_nvcpus ? kv->topo_nvcpus :
 	    kv->common.mach->nvcpus;
 	nvmm_x86_cpuid_limits(ctx, basic, ext);
@@ -952,6 +987,7 @@ kvm_machine_create(struct nvmm_mach_priv *m)
 		close(km->vm_fd);
 		goto fail;
 	}
+	(void)kvm_xsave_probe(km->vm_fd);
 	m->be = km;
 	return 0;
 fail:
@@ -1123,6 +1159,16 @@ gprs_to_kvm(struct kvm_regs *r, const uint64_t *g)
 	r->r15 = g[NVMM_X64_GPR_R15];
 	r->rip = g[NVMM_X64_GPR_RIP];
 	r->rflags = g[NVMM_X64_GPR_RFLAGS];
+}
+
+/* Are the client's GPRS those in *want? */
+static bool
+gprs_unchanged(struct kvm_vcpu_be *kv, const struct kvm_regs *want)
+{
+	struct kvm_regs r = *want;
+
+	gprs_to_kvm(&r, kv->common.state.gprs);
+	return memcmp(&r, want, sizeof(r)) == 0;
 }
 
 static void
@@ -1370,6 +1416,8 @@ kvm_vcpu_setstate(struct nvmm_vcpu_priv *v, uint64_t flags)
 
 	kv->dirty |= flags;
 	kv->cached |= flags;
+	if ((flags & NVMM_X64_STATE_GPRS) && kv->compl == COMPL_READY)
+		kv->gprs_after_assist = true;
 }
 
 /*
@@ -2296,12 +2344,24 @@ msr_reconcile(struct kvm_vcpu_be *kv)
 
 	if ((kv->dirty & NVMM_X64_STATE_GPRS) &&
 	    g[NVMM_X64_GPR_RIP] == kv->msr_npc) {
+		struct kvm_regs done = kv->msr_regs;
+
 		if (kv->msr_rd)
 			run->msr.data = (g[NVMM_X64_GPR_RDX] << 32) |
 			    (g[NVMM_X64_GPR_RAX] & 0xffffffffULL);
 		run->msr.error = 0;
-		kv->msr_fixup = true;
 		kv->compl = COMPL_NONE;
+		/* What KVM's completion will make of the registers; if that
+		   is all the client changed, nothing needs writing. */
+		done.rip = kv->msr_npc;
+		if (kv->msr_rd) {
+			done.rax = run->msr.data & 0xffffffffULL;
+			done.rdx = run->msr.data >> 32;
+		}
+		if (gprs_unchanged(kv, &done))
+			kv->dirty &= ~NVMM_X64_STATE_GPRS;
+		else
+			kv->msr_fixup = true;
 		return 0;
 	}
 	run->msr.data = 0;
@@ -2534,10 +2594,19 @@ run_finish_previous(struct kvm_vcpu_be *kv)
 {
 	if (kv->compl == COMPL_MSR)
 		return msr_reconcile(kv);
-	if (kv->compl != COMPL_NONE && kv->compl_regs &&
-	    (kv->dirty & NVMM_X64_STATE_GPRS))
-		return kvm_complete(kv) == -1 ? -1 : 0;
-	return 0;
+	if (kv->compl == COMPL_NONE || !kv->compl_regs ||
+	    !(kv->dirty & NVMM_X64_STATE_GPRS))
+		return 0;
+	/* Registers read at the exit and written back unchanged before the
+	   assist (QEMU's way): KVM's own completion gives what NVMM's assist
+	   would.  Registers set after the assist are the client's last word
+	   and must win over the completion. */
+	if (kv->compl == COMPL_READY && !kv->gprs_after_assist &&
+	    gprs_unchanged(kv, &kv->run->s.regs.regs)) {
+		kv->dirty &= ~NVMM_X64_STATE_GPRS;
+		return 0;
+	}
+	return kvm_complete(kv) == -1 ? -1 : 0;
 }
 
 /* Window exits NVMM would take before any guest instruction. */
@@ -2642,6 +2711,7 @@ run_guest(struct kvm_vcpu_be *kv)
 	ret = kvm_run_once(kv);
 	kv->sregs_wanted = false;	/* until this exit reads them */
 	kv->compl = COMPL_NONE;
+	kv->gprs_after_assist = false;
 	kv->ran = true;
 	if (ret == -1)
 		return (errno == EINVAL || errno == EFAULT) ?

@@ -338,24 +338,6 @@ nvmm_mem_read_linear(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v,
 	return nvmm_mem_read_linear_hva(m, v, gva, buf, len, &hva, &gen);
 }
 
-bool
-nvmm_mem_same(struct nvmm_mach_priv *m, uint64_t gen,
-    const uint8_t *hva1, const uint8_t *b1, size_t n1,
-    const uint8_t *hva2, const uint8_t *b2, size_t n2)
-{
-	bool same;
-
-	/* Counted first, then the generation: an unmap either sees this
-	   reader and waits, or has bumped the generation before it is
-	   read here (both sequentially consistent). */
-	atomic_fetch_add(&m->gen_readers, 1);
-	same = atomic_load(&m->map_gen) == gen &&
-	    (n1 == 0 || memcmp(hva1, b1, n1) == 0) &&
-	    (n2 == 0 || memcmp(hva2, b2, n2) == 0);
-	atomic_fetch_sub(&m->gen_readers, 1);
-	return same;
-}
-
 /* A table read of nvmm_mem_tables_outside(): notes reads the backend
    cannot serve (no area, or an area with nothing mapped). */
 struct tables_probe {

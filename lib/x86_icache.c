@@ -2,24 +2,7 @@
 
 #include <string.h>
 
-#include "nvmm_internal.h"
 #include "x86_icache.h"
-
-const struct x86_icache_entry *
-x86_icache_find(struct x86_icache *c, struct nvmm_mach_priv *m, uint64_t rip,
-    enum x86_icache_kind kind)
-{
-	struct x86_icache_entry *e = x86_icache_slot(c, rip);
-
-	if (e->kind != kind || e->rip != rip)
-		return NULL;
-	if (!nvmm_mem_same(m, e->gen, e->hva_before, e->bytes, e->skip,
-	    e->hva_at, e->bytes + e->skip, e->len - e->skip)) {
-		e->kind = X86_ICACHE_FREE;	/* rewritten or unmapped */
-		return NULL;
-	}
-	return e;
-}
 
 struct x86_icache_entry *
 x86_icache_put(struct x86_icache *c, uint64_t rip, uint64_t cr3,

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nvmm_internal.h"
 #include "x86_decode.h"
 #include "x86_regs.h"
 
@@ -59,12 +60,24 @@ x86_icache_slot(struct x86_icache *c, uint64_t rip)
 	return &c->e[(rip ^ (rip >> 5)) % X86_ICACHE_SIZE];
 }
 
-struct nvmm_mach_priv;
-
 /* The entry of that kind for rip, if its bytes are still in guest RAM
-   there; NULL otherwise. */
-const struct x86_icache_entry *x86_icache_find(struct x86_icache *,
-    struct nvmm_mach_priv *, uint64_t rip, enum x86_icache_kind);
+   there; NULL otherwise.  Inline: it is the whole of a cached exit's
+   decode. */
+static inline const struct x86_icache_entry *
+x86_icache_find(struct x86_icache *c, struct nvmm_mach_priv *m, uint64_t rip,
+    enum x86_icache_kind kind)
+{
+	struct x86_icache_entry *e = x86_icache_slot(c, rip);
+
+	if (e->kind != kind || e->rip != rip)
+		return NULL;
+	if (!nvmm_mem_same(m, e->gen, e->hva_before, e->bytes, e->skip,
+	    e->hva_at, e->bytes + e->skip, e->len - e->skip)) {
+		e->kind = X86_ICACHE_FREE;	/* rewritten or unmapped */
+		return NULL;
+	}
+	return e;
+}
 
 /*
  * Makes the entry for rip from the len bytes read under maps of

@@ -245,6 +245,43 @@ no_ioctl_exit_path(void)
 	vmt_destroy(&t);
 }
 
+/*
+ * Registers set after the assist win over KVM's completion, even when
+ * they equal those of the exit: the client puts the VCPU back on the OUT
+ * it just assisted (as a VMM restoring a saved state does), and the OUT
+ * runs again.  Set before the assist, unchanged, they let it complete.
+ */
+static void
+setstate_after_assist(void)
+{
+	struct nvmm_x64_state saved;
+	struct vmt t;
+	int n;
+
+	vmt_create(&t, VMT_RAM, 6);
+	nvmm_vcpu_configure(&t.mach, &t.vcpu, NVMM_VCPU_CONF_CALLBACKS,
+	    &vmt_port_cbs);
+	vmt_load(&t, VMT_CODE, st_start, st_end);
+	vmt_setup_long(&t, GVA(st_out));
+	CHECK_EQ(vmt_run(&t), NVMM_VCPU_EXIT_IO);
+	CHECK_OK(nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS));
+	saved = *t.vcpu.state;
+	CHECK_OK(nvmm_assist_io(&t.mach, &t.vcpu));
+	*t.vcpu.state = saved;
+	CHECK_OK(nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS));
+	CHECK_EQ(vmt_run(&t), NVMM_VCPU_EXIT_IO);
+	CHECK_EQ(t.vcpu.exit->u.io.npc, saved.gprs[NVMM_X64_GPR_RIP] + 2);
+	/* Written back before the assist: the OUT completes, the next
+	   one follows. */
+	CHECK_OK(nvmm_vcpu_getstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS));
+	n = (int)t.vcpu.exit->u.io.npc;
+	CHECK_OK(nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS));
+	CHECK_OK(nvmm_assist_io(&t.mach, &t.vcpu));
+	CHECK_EQ(vmt_run(&t), NVMM_VCPU_EXIT_IO);
+	CHECK_EQ(t.vcpu.exit->u.io.npc, (uint64_t)n + 2);
+	vmt_destroy(&t);
+}
+
 /* One I/O exit of the code at gva: its npc, address size, operand size. */
 static void
 io_exit_is(struct vmt *t, uint64_t gva, uint64_t npc, int asize, int osize)
@@ -383,6 +420,7 @@ main(void)
 	round_trips();
 	no_ioctl_exit_path();
 	icache_follows_the_guest();
+	setstate_after_assist();
 	cpuid();
 	return vmt_done("t_state");
 }
