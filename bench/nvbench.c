@@ -231,6 +231,7 @@ struct rawvm {
 	struct kvm_run *run;
 	uint8_t *ram;
 	size_t ram_size;
+	bool get_sregs;		/* parts: a KVM_GET_SREGS at every exit */
 };
 
 /* Once per process, like nvmm_init(): /dev/kvm and the CPUID table. */
@@ -610,6 +611,7 @@ our_block(struct ourvm *o, enum loop l, uint64_t *s, size_t n)
 static void
 raw_block(struct rawvm *r, enum loop l, uint64_t *s, size_t n)
 {
+	struct kvm_sregs sregs;
 	uint64_t prev = 0, t;
 	size_t i;
 
@@ -620,6 +622,8 @@ raw_block(struct rawvm *r, enum loop l, uint64_t *s, size_t n)
 		if (i > 0)
 			s[i - 1] = t - prev;
 		prev = t;
+		if (r->get_sregs && ioctl(r->vcpu, KVM_GET_SREGS, &sregs) == -1)
+			die("KVM_GET_SREGS");
 		raw_handle(r, l);
 	}
 }
@@ -693,26 +697,13 @@ static void
 part_block(const struct part *p, struct rawvm *r, struct ourvm *o,
     uint64_t *s, size_t n)
 {
-	struct kvm_sregs sregs;
-	uint64_t prev = 0, t;
-	size_t i;
-
 	if (p->ours) {
 		our_block(o, LOOP_OUT, s, n);
 		return;
 	}
 	r->run->kvm_valid_regs = p->valid;
-	for (i = 0; i <= n; i++) {
-		if (ioctl(r->vcpu, KVM_RUN, 0) == -1)
-			die("KVM_RUN");
-		t = now_ns();
-		if (i > 0)
-			s[i - 1] = t - prev;
-		prev = t;
-		if (p->get_sregs && ioctl(r->vcpu, KVM_GET_SREGS, &sregs) == -1)
-			die("KVM_GET_SREGS");
-		raw_handle(r, LOOP_OUT);
-	}
+	r->get_sregs = p->get_sregs;
+	raw_block(r, LOOP_OUT, s, n);
 }
 
 static void
@@ -1505,7 +1496,7 @@ qio_run(const struct prog *p, size_t segs, uint64_t *s, size_t *ns)
 static void
 bench_qemuio(const char *qemu, size_t runs, size_t segs)
 {
-	char path[64], *argv[2][16];
+	char path[64], *argv[2][20];
 	const char *accel[2] = { "nvmm", "kvm" };
 	struct prog pr[2];
 	uint8_t code[64];
@@ -1524,8 +1515,11 @@ bench_qemuio(const char *qemu, size_t runs, size_t segs)
 	close(fd);
 	write_min_kernel(path, code, qio_code(code, (uint32_t)segs));
 	for (a = 0; a < 2; a++) {
-		char *v[] = { (char *)qemu, "-M", "microvm", "-accel",
-		    (char *)accel[a], "-kernel", path, "-nodefaults",
+		/* Firmware from Debian's QEMU: a QEMU built in a tree has
+		   none of its own. */
+		char *v[] = { (char *)qemu, "-L", "/usr/share/qemu", "-M",
+		    "microvm", "-accel", (char *)accel[a], "-kernel", path,
+		    "-nodefaults",
 		    "-no-user-config", "-display", "none", "-chardev",
 		    "stdio,id=con,signal=off", "-device",
 		    "isa-debugcon,iobase=123,chardev=con", NULL };
