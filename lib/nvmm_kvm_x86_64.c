@@ -287,6 +287,15 @@ kvm_host_detect(void)
  * "TCGTCGTCGTCG")?  Its emulated AMD-V never fires DR0-DR3 and hands an
  * int3 to the guest (docs/kvm-hosts.md).
  */
+/* Is this host itself a guest (CPUID.1:ECX bit 31, "hypervisor")? */
+static bool
+kvm_host_is_guest(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & 0x80000000U);
+}
+
 static bool
 kvm_host_is_tcg(void)
 {
@@ -463,9 +472,11 @@ kvm_kick_install(void)
  * so xcr0_mask does not change.  If the probe itself cannot run, the
  * hardware rule is assumed.
  *
- * The probe runs once per process, when it is first needed: in the first
- * machine's own VM before the client maps anything (a VCPU with an id
- * NVMM never uses, and a memory slot removed afterwards; KVM cannot
+ * On bare metal nothing runs (XSETBV exits by architecture).  Where this
+ * host is a guest itself (nested, or emulated as in the AMD-V test
+ * machine), the probe runs once per process, when first needed: in the
+ * first machine's own VM before the client maps anything (a VCPU with an
+ * id NVMM never uses, and a memory slot removed afterwards; KVM cannot
  * destroy the VCPU, which stays idle), so that start-up costs no second
  * KVM_CREATE_VM; or in a VM of its own when asked outside a machine.
  */
@@ -550,7 +561,9 @@ kvm_xsave_probe(int vm_fd)
 	    KVM_CAP_MAX_VCPU_ID) <= KVM_PROBE_VCPU_ID)
 		vm_fd = -1;
 	if (!kvm_probed) {
-		kvm_xsave = kvm_xsetbv_exits(vm_fd);
+		/* On bare metal VT-x and AMD-V, XSETBV exits by architecture;
+		   only a hypervisor underneath can get it wrong. */
+		kvm_xsave = !kvm_host_is_guest() || kvm_xsetbv_exits(vm_fd);
 		kvm_probed = true;
 	}
 	pthread_mutex_unlock(&kvm_probe_lock);
