@@ -235,6 +235,8 @@ no_ioctl_exit_path(void)
 		t.vcpu.state->gprs[NVMM_X64_GPR_RDX] = 0;
 		t.vcpu.state->gprs[NVMM_X64_GPR_RIP] =
 		    t.vcpu.exit->u.rdmsr.npc;
+		if (i == 1)	/* more than the RDMSR's own result */
+			t.vcpu.state->gprs[NVMM_X64_GPR_RBX] = 0x77;
 		nvmm_vcpu_setstate(&t.mach, &t.vcpu, NVMM_X64_STATE_GPRS);
 		CHECK_EQ(run_io(&t), NVMM_VCPU_EXIT_IO);
 		CHECK_EQ(vmt_port_data[0x40], 0xfee00900 + (uint64_t)i);
@@ -242,6 +244,7 @@ no_ioctl_exit_path(void)
 			CHECK_EQ(vmt_run(&t), NVMM_VCPU_EXIT_RDMSR);
 	}
 	CHECK_EQ(atomic_load(&nvmm_kvm_ioctls) - before, 0);
+	CHECK_EQ(vmt_gpr(&t, NVMM_X64_GPR_RBX), 0x77);
 	vmt_destroy(&t);
 }
 
