@@ -204,14 +204,7 @@ size_t nvmm_mem_read_linear_hva(struct nvmm_mach_priv *,
     struct nvmm_vcpu_priv *, gvaddr_t gva, void *buf, size_t len,
     const uint8_t **hva, uint64_t *gen);
 
-/*
- * Are the n1 bytes at hva1 and the n2 at hva2 (from
- * nvmm_mem_read_linear_hva() under generation gen) still b1 and b2?
- * Inline: every cached exit asks.  The reader is counted first, then the
- * generation read: an unmap either sees the reader and waits for it, or
- * has bumped the generation before it is read here (both sequentially
- * consistent), so no byte is read from RAM being unmapped.
- */
+/* memcmp() == 0 for the few bytes of an instruction, without a call. */
 static inline bool
 nvmm_mem_bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
 {
@@ -230,6 +223,14 @@ nvmm_mem_bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
 	return true;
 }
 
+/*
+ * Are the n1 bytes at hva1 and the n2 at hva2 (from
+ * nvmm_mem_read_linear_hva() under generation gen) still b1 and b2?
+ * Inline: every cached exit asks.  The reader is counted first, then the
+ * generation read: an unmap either sees the reader and waits for it, or
+ * has bumped the generation before it is read here (both sequentially
+ * consistent), so no byte is read from RAM being unmapped.
+ */
 static inline bool
 nvmm_mem_same(struct nvmm_mach_priv *m, uint64_t gen,
     const uint8_t *hva1, const uint8_t *b1, size_t n1,

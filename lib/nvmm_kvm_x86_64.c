@@ -282,11 +282,6 @@ kvm_host_detect(void)
 	return NVMM_KVM_HOST_UNKNOWN;
 }
 
-/*
- * Is this KVM itself a guest of QEMU's TCG (the hypervisor leaf says
- * "TCGTCGTCGTCG")?  Its emulated AMD-V never fires DR0-DR3 and hands an
- * int3 to the guest (docs/kvm-hosts.md).
- */
 /* Is this host itself a guest (CPUID.1:ECX bit 31, "hypervisor")? */
 static bool
 kvm_host_is_guest(void)
@@ -296,13 +291,18 @@ kvm_host_is_guest(void)
 	return __get_cpuid(1, &a, &b, &c, &d) && (c & 0x80000000U);
 }
 
+/*
+ * Is this KVM itself a guest of QEMU's TCG (the hypervisor leaf says
+ * "TCGTCGTCGTCG")?  Its emulated AMD-V never fires DR0-DR3 and hands an
+ * int3 to the guest (docs/kvm-hosts.md).
+ */
 static bool
 kvm_host_is_tcg(void)
 {
 	unsigned int a, b, c, d;
 	char sig[12];
 
-	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & 0x80000000U))
+	if (!kvm_host_is_guest())
 		return false;
 	__cpuid(0x40000000, a, b, c, d);
 	memcpy(sig, &b, 4);
@@ -556,11 +556,11 @@ static bool
 kvm_xsave_probe(int vm_fd)
 {
 	pthread_mutex_lock(&kvm_probe_lock);
-	/* The probe VCPU's id must be one KVM accepts. */
-	if (vm_fd != -1 && ioctl(kvm_fd, KVM_CHECK_EXTENSION,
-	    KVM_CAP_MAX_VCPU_ID) <= KVM_PROBE_VCPU_ID)
-		vm_fd = -1;
 	if (!kvm_probed) {
+		/* The probe VCPU's id must be one KVM accepts. */
+		if (vm_fd != -1 && ioctl(kvm_fd, KVM_CHECK_EXTENSION,
+		    KVM_CAP_MAX_VCPU_ID) <= KVM_PROBE_VCPU_ID)
+			vm_fd = -1;
 		/* On bare metal VT-x and AMD-V, XSETBV exits by architecture;
 		   only a hypervisor underneath can get it wrong. */
 		kvm_xsave = !kvm_host_is_guest() || kvm_xsetbv_exits(vm_fd);
@@ -758,7 +758,6 @@ cpuid_load(struct kvm_vcpu_be *kv)
 	free(kv->cpuid);
 	kv->cpuid = t;
 	kv->cpuid_dirty = false;
-
 	if (kv->topo_nvcpus == 0)
 		kv->topo_nvcpus = kv->common.mach->nvcpus;
 	return 0;

@@ -271,15 +271,26 @@ nvmm_gpa_to_hva(struct nvmm_machine *mach, gpaddr_t gpa, uintptr_t *hva,
  * Guest memory reads, bounded to the registered RAM.
  * ------------------------------------------------------------------------- */
 
-static int
-read_phys_locked(void *arg, gpaddr_t gpa, void *buf, size_t len)
+/* Where the len bytes at gpa are in host memory; NULL unless they lie
+   in one area.  Under mem_lock. */
+static const uint8_t *
+gpa_hva_locked(struct nvmm_mach_priv *m, gpaddr_t gpa, size_t len)
 {
-	struct nvmm_mach_priv *m = arg;
 	struct nvmm_area *a;
 
 	if ((a = area_find(m, gpa, len)) == NULL)
+		return NULL;
+	return (const uint8_t *)(a->hva + (gpa - a->gpa));
+}
+
+static int
+read_phys_locked(void *arg, gpaddr_t gpa, void *buf, size_t len)
+{
+	const uint8_t *p = gpa_hva_locked(arg, gpa, len);
+
+	if (p == NULL)
 		return -1;
-	memcpy(buf, (const void *)(a->hva + (gpa - a->gpa)), len);
+	memcpy(buf, p, len);
 	return 0;
 }
 
@@ -300,7 +311,7 @@ nvmm_mem_read_linear_hva(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v,
     gvaddr_t gva, void *buf, size_t len, const uint8_t **hva, uint64_t *gen)
 {
 	struct x86_walk_regs r;
-	struct nvmm_area *a;
+	const uint8_t *p;
 	uint8_t *out = buf;
 	size_t done = 0, chunk;
 	gpaddr_t gpa;
@@ -316,12 +327,11 @@ nvmm_mem_read_linear_hva(struct nvmm_mach_priv *m, struct nvmm_vcpu_priv *v,
 		if (chunk > len - done)
 			chunk = len - done;
 		if (x86_gva_to_gpa(&r, read_phys_locked, m, gva + done, &gpa,
-		    &prot) == -1 || (a = area_find(m, gpa, chunk)) == NULL)
+		    &prot) == -1 || (p = gpa_hva_locked(m, gpa, chunk)) == NULL)
 			break;
-		memcpy(out + done, (const void *)(a->hva + (gpa - a->gpa)),
-		    chunk);
+		memcpy(out + done, p, chunk);
 		if (done == 0 && chunk == len)
-			*hva = (const uint8_t *)(a->hva + (gpa - a->gpa));
+			*hva = p;
 		done += chunk;
 	}
 	pthread_rwlock_unlock(&m->mem_lock);

@@ -31,7 +31,7 @@ enum x86_icache_kind {
 struct x86_icache_entry {
 	uint64_t rip;
 	uint64_t cr3;		/* the address space it was decoded in */
-	uint64_t gen;		/* nvmm_mem_gen() then */
+	uint64_t gen;		/* the machine's map generation then */
 	/* bytes[] in guest RAM: the skip bytes before RIP, then the rest,
 	   each in one page */
 	const uint8_t *hva_before, *hva_at;
