@@ -731,7 +731,6 @@ bench_parts(size_t n, size_t block)
 			part_block(&parts[i], &r[i], &o, s[i] + done, b);
 		}
 	}
-	qsort(s[0], n, sizeof(*s[0]), cmp_u64);
 	for (i = 1; i < NPARTS; i++) {
 		report(parts[i].key, s[i], n, s[0], n, 1000.0, "us");
 		if (!parts[i].ours)

@@ -9,7 +9,7 @@
 #include "nvmm_internal.h"
 
 extern const char st_start[], st_end[], st_out[], st_cpuid[], st_rdmsr[],
-    st_outloop[], st_hlt[];
+    st_outloop[];
 
 #define GVA(l)	((uint64_t)((l) - st_start) + VMT_CODE)
 

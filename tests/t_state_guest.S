@@ -2,13 +2,12 @@
 
 	.text
 	.code64
-	.globl st_start, st_end, st_out, st_cpuid, st_rdmsr, st_outloop, st_hlt
+	.globl st_start, st_end, st_out, st_cpuid, st_rdmsr, st_outloop
 st_start:
 st_out:
 	out	%al, $0x40
 	out	%al, $0x40
 	out	%al, $0x40
-st_hlt:
 1:	hlt
 	jmp	1b
 
