@@ -79,7 +79,15 @@ run_one() {
 		echo "FAIL $B $2 skipped, which is a failure here (VM=0 allows it): $(tail -n 1 "$log")"
 	else
 		fail=$((fail + 1))
-		echo "FAIL $B $2 (exit $rc, ${secs}s); end of $log:"
+		echo "FAIL $B $2 (exit $rc, ${secs}s)"
+		# The failed checks themselves (they may be far from the end),
+		# then the end of the log.
+		if grep -q '^FAIL: \|: check failed: ' "$log"; then
+			echo "  failed checks in $log:"
+			grep '^FAIL: \|: check failed: ' "$log" | head -n 10 |
+			    cut -c1-400 | sed 's/^/    /'
+		fi
+		echo "  end of $log:"
 		tail -n 15 "$log" | sed 's/^/    /'
 	fi
 }
