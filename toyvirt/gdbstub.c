@@ -79,7 +79,7 @@ static unsigned s_nthreads;
 
 static bool noack;			/* QStartNoAckMode */
 static bool xml_read;			/* the client took target.xml */
-static unsigned g_idx;			/* Hg: registers and memory */
+static unsigned g_idx;			/* Hg, or the last stop: registers, memory */
 static int c_idx = -1;			/* Hc: -1 any */
 static struct mc_stop last_stop;
 static struct mc_debug dbg;		/* breakpoints for the VCPUs */
@@ -645,9 +645,15 @@ breakpoint(const char *p)
  * Stops and resuming.
  * ------------------------------------------------------------------------ */
 
+/*
+ * A stop reply also makes the stopped thread the one 'g', 'm' and the
+ * like act on: gdb assumes so (it sends no Hg for the thread it was just
+ * told about).
+ */
 static bool
 send_stop(const struct mc_stop *st)
 {
+	g_idx = st->idx;
 	out_reset();
 	out_fmt("T%02xthread:%x;", st->sig & 0xff, st->idx + 1);
 	switch (st->kind) {
@@ -735,7 +741,6 @@ resume_and_wait(int step_idx)
 			send_end();
 			return RES_ENDED;
 		}
-		/* Hg stays as gdb set it: gdb caches it. */
 		return send_stop(&last_stop) ? RES_STOPPED : RES_GONE;
 	}
 }
