@@ -6,11 +6,12 @@
 #        interop` builds them)
 #
 # QEMU is built here; the guest runs need KVM, so on a host without a
-# usable /dev/kvm they happen in the AMD-V test machine: the script calls
-# itself there with --runs (guest runs only) through vm/run, and adds the
-# machine's counts to its own.  --build only fetches and builds QEMU (make
-# bench's QEMU row uses it) and prints its path.  VM=0 forbids the machine: the nvmm and kvm
-# runs then fail (they are never skipped).
+# usable VT-x or AMD-V /dev/kvm (vm/native-kvm) they happen in the AMD-V
+# test machine: the script calls itself there with --runs (guest runs
+# only) through vm/run, and adds the machine's counts to its own.
+# --build only fetches and builds QEMU (make bench's QEMU row uses it) and
+# prints its path.  VM=0 forbids the machine: the nvmm and kvm runs then
+# fail where /dev/kvm cannot be used (they are never skipped).
 #
 # Everything downloaded or built goes to BUILD_DIR/interop:
 #   apt/        a private deb-src list and its indexes (the system's apt
